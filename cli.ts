@@ -3,6 +3,7 @@
  *
  *   deno run -A cli.ts inspect MODEL
  *   deno run -A cli.ts run MODEL --backend ref [--inputs FILE.json | --seed N] [--compare ort]
+ *   deno run -A cli.ts optimize MODEL [-o OUT] [--rules FILE…] [--without PACK…] [--check]
  *   deno run -A cli.ts conformance [DIR…] [--backend ref]
  *
  * Errors a user can cause print one line and exit 2 (stack traces with `--debug`).
@@ -13,6 +14,8 @@ import { processIO } from "./cli/io.ts";
 
 const USAGE = `usage: saturn <command> [options]
 commands:
+  optimize MODEL [-o OUT] [--rules FILE…] [--without PACK…] [--time-limit S] [--node-limit N]
+           [--extract greedy|ilp] [--check] [--json]   rewrite by equality saturation; writes MODEL.opt.onnx
   inspect MODEL [--json]                       IR, opsets, inputs/outputs, op histogram, parameters
   run MODEL --backend ref [--inputs F.json | --seed N] [--compare ort] [--json]
   conformance [DIR…] [--backend ref] [--filter RE] [--json]
@@ -29,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
         return (await import("./cli/inspect.ts")).inspectCommand(rest, io);
       case "run":
         return await (await import("./cli/run.ts")).runCommand(rest, io);
+      case "optimize":
+        return await (await import("./cli/optimize.ts")).optimizeCommand(rest, io);
       case "conformance":
         return (await import("./cli/conformance.ts")).conformanceCommand(rest, io);
       case undefined:

@@ -35,21 +35,27 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
       without: { type: "string", multiple: true },
       "time-limit": { type: "string", default: "10" },
       "node-limit": { type: "string", default: "200000" },
-      extract: { type: "string", default: "greedy" },
+      extract: { type: "string", default: "ilp" },
       check: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
     },
   });
   if (positionals.length !== 1) throw new SaturnError("BAD_ARGUMENT", "optimize takes one model path");
   const timeLimit = Number(values["time-limit"]), nodeLimit = Number(values["node-limit"]);
-  if (!(timeLimit > 0)) throw new SaturnError("BAD_ARGUMENT", `--time-limit ${values["time-limit"]}: not a positive number of seconds`);
-  if (!(Number.isInteger(nodeLimit) && nodeLimit > 0)) throw new SaturnError("BAD_ARGUMENT", `--node-limit ${values["node-limit"]}: not a positive integer`);
+  if (!(timeLimit > 0)) {
+    throw new SaturnError("BAD_ARGUMENT", `--time-limit ${values["time-limit"]}: not a positive number of seconds`);
+  }
+  if (!(Number.isInteger(nodeLimit) && nodeLimit > 0)) {
+    throw new SaturnError("BAD_ARGUMENT", `--node-limit ${values["node-limit"]}: not a positive integer`);
+  }
   if (values.extract !== "greedy" && values.extract !== "ilp") {
     throw new SaturnError("BAD_ARGUMENT", `--extract ${values.extract}: expected greedy or ilp`);
   }
   const file = positionals[0];
   const out = values.output ?? file.replace(/\.onnx$/i, "") + ".opt.onnx";
-  if (path.resolve(out) === path.resolve(file)) throw new SaturnError("BAD_ARGUMENT", `refusing to write over the input ${file}`);
+  if (path.resolve(out) === path.resolve(file)) {
+    throw new SaturnError("BAD_ARGUMENT", `refusing to write over the input ${file}`);
+  }
   const model = loadOnnx(file);
   const rules = await loadRulePacks({ without: values.without ?? [], files: values.rules ?? [] });
   const cost = new AnalyticalCost();
@@ -80,7 +86,9 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
     }
     if (check.mismatches.length) {
       const m = check.mismatches[0];
-      io.err(`saturn: optimized model differs from the original at output '${m.output}' (seed ${m.seed}): ${m.reason}; nothing written`);
+      io.err(
+        `saturn: optimized model differs from the original at output '${m.output}' (seed ${m.seed}): ${m.reason}; nothing written`,
+      );
       return 3;
     }
   }
@@ -114,9 +122,21 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
   io.out(`    after:  ${fmtOps(r.nodesAfter)}`);
   io.out(`  estimated cost (${cost.name}): ${r.costBefore.toExponential(3)} → ${r.costAfter.toExponential(3)}`);
   io.out(`  rules fired: ${fired.length ? fired.map(([n, s]) => `${n} ×${s.applied}`).join(", ") : "none"}`);
-  io.out(`  e-graph: ${r.eclasses} classes, ${r.enodes} nodes; stop: ${r.run.stopReason.kind} after ${r.run.iterations.length} iterations`);
+  io.out(
+    `  e-graph: ${r.eclasses} classes, ${r.enodes} nodes; stop: ${r.run.stopReason.kind} after ${r.run.iterations.length} iterations`,
+  );
   io.out(`  extraction: ${r.extraction}${r.extractionNote ? ` (${r.extractionNote})` : ""}`);
-  io.out(`  time: build ${r.ms.build.toFixed(0)} ms, saturate ${r.ms.saturate.toFixed(0)} ms, extract ${r.ms.extract.toFixed(0)} ms`);
-  if (check) io.out(`  check: outputs match on seeds ${check.seeds.join(", ")} (${check.executors.original} vs ${check.executors.optimized}, atol 1e-4, rtol 1e-3)`);
+  io.out(
+    `  time: build ${r.ms.build.toFixed(0)} ms, saturate ${r.ms.saturate.toFixed(0)} ms, extract ${
+      r.ms.extract.toFixed(0)
+    } ms`,
+  );
+  if (check) {
+    io.out(
+      `  check: outputs match on seeds ${
+        check.seeds.join(", ")
+      } (${check.executors.original} vs ${check.executors.optimized}, atol 1e-4, rtol 1e-3)`,
+    );
+  }
   return 0;
 }

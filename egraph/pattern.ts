@@ -229,7 +229,8 @@ export function evalAttr(env: MatchEnv, lib: Library, t: AttrTerm, s: Subst): un
 
 function attrOf(name: string, value: unknown, type?: AttrType): Attribute | undefined {
   if (value === undefined || value === null) return undefined;
-  const t: AttrType = type ??
+  // a float-typed attribute (`alpha`, `activation_params`…) given a list is a list of floats
+  const t: AttrType = type === "float" && Array.isArray(value) ? "floats" : type ??
     (typeof value === "string"
       ? "string"
       : typeof value === "number"

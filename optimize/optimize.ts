@@ -12,6 +12,7 @@ import { graphToEGraph } from "../egraph/from_graph.ts";
 import { type RunnerOptions, type RunReport, runRules } from "../egraph/runner.ts";
 import { dagCost, extractGreedy } from "../egraph/extract_greedy.ts";
 import { extractionToGraph } from "../egraph/to_graph.ts";
+import { extractIlp } from "../egraph/extract_ilp.ts";
 import type { Library, MatchEnv } from "../egraph/pattern.ts";
 import type { Rule } from "../rules/rule.ts";
 import type { CostModel } from "../cost/cost_model.ts";
@@ -35,6 +36,7 @@ export interface OptimizeOptions extends RunnerOptions {
   library: Library;
   defaults: MatchEnv["defaults"];
   cost: CostModel;
+  /** Default: the ILP (shared sub-graphs counted once) under the time limit, greedy as its fallback. */
   extract?: Extractor;
 }
 
@@ -76,7 +78,9 @@ export async function optimizeModel(
   const run = runRules(env, opts.library, opts.rules, opts);
   const t2 = performance.now();
   const canonRoots = roots.map((r) => eg.find(r));
-  const ex: ExtractResult = await (opts.extract ?? extractGreedy)(eg, opts.cost, canonRoots);
+  const extract: Extractor = opts.extract ??
+    ((g, m, r) => extractIlp(g, m, r, { timeLimitMs: Math.max(1000, opts.timeLimitMs ?? 10_000) }));
+  const ex: ExtractResult = await extract(eg, opts.cost, canonRoots);
   const costAfter = dagCost(eg, opts.cost, ex.choice, canonRoots);
   const graph = extractionToGraph(eg, ex.choice, canonRoots, { original: model.graph, classOf });
   validateGraph(graph);

@@ -1,14 +1,17 @@
 /**
  * The ONNX Runtime contrib ops that rule packs produce, registered with Saturn's op registry so
  * that the e-graph can type them and the reference interpreter can run optimized models:
- * `com.microsoft` Gelu and FastGelu, and SimplifiedLayerNormalization (which ONNX Runtime
- * registers in the ONNX domain, version 1; it is RMSNormalization under another name).
+ * `com.microsoft` Gelu, FastGelu and FusedConv (Conv, then an optional sum input Z, then an
+ * activation), and SimplifiedLayerNormalization (which ONNX Runtime registers in the ONNX domain,
+ * version 1; it is RMSNormalization under another name).
  * @module
  */
 import "../ir/ops/all.ts";
 import { findOp, type OpDef, registerOps } from "../ir/ops/registry.ts";
 import { erf, inferSame, requireDtype, unaryNumber } from "../ir/ops/_elementwise.ts";
 import { isFloat } from "../ir/dtype.ts";
+import { fromNumbers, toNumbers } from "../ir/tensor.ts";
+import type { RunContext } from "../ir/ops/run_context.ts";
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
@@ -27,9 +30,48 @@ function floatUnary(opType: string, f: (x: number) => number): OpDef {
 }
 
 const rms = findOp("", "RMSNormalization")!;
+const conv = findOp("", "Conv")!;
+
+/** FusedConv's activations (ONNX Runtime's `activation` attribute) with their `activation_params`. */
+const ACTIVATIONS: Record<string, (p: number[]) => (x: number) => number> = {
+  Relu: () => (x) => (x > 0 ? x : 0),
+  Sigmoid: () => (x) => 1 / (1 + Math.exp(-x)),
+  Tanh: () => Math.tanh,
+  LeakyRelu: ([alpha = 0.01]) => (x) => (x >= 0 ? x : alpha * x),
+  Clip: ([lo = -Infinity, hi = Infinity]) => (x) => Math.min(Math.max(x, lo), hi),
+  HardSigmoid: ([alpha = 0.2, beta = 0.5]) => (x) => Math.max(0, Math.min(1, alpha * x + beta)),
+};
+
+/** The activation a FusedConv node names (fails on one ONNX Runtime does not know). */
+export function fusedActivation(ctx: Pick<RunContext, "attrString" | "attrFloats" | "fail">): (x: number) => number {
+  const name = ctx.attrString("activation", "");
+  const make = ACTIVATIONS[name];
+  if (!make) ctx.fail(`unknown activation '${name}'`);
+  return make(ctx.attrFloats("activation_params", []));
+}
+
+const FusedConv: OpDef = {
+  opType: "FusedConv",
+  domain: "com.microsoft",
+  run(ctx) {
+    const f = fusedActivation(ctx);
+    const [y] = conv.run(ctx) as [ReturnType<RunContext["input"]>];
+    const z = ctx.optionalInput(3);
+    const ys = toNumbers(y);
+    if (z) {
+      if (z.size !== y.size) ctx.fail(`Z has ${z.size} elements, the convolution ${y.size}`);
+      const zs = toNumbers(z);
+      for (let i = 0; i < ys.length; i++) ys[i] += zs[i];
+    }
+    for (let i = 0; i < ys.length; i++) ys[i] = f(ys[i]);
+    return [fromNumbers(y.dtype, y.dims, ys)];
+  },
+  infer: conv.infer,
+};
 
 registerOps([
   floatUnary("Gelu", (x) => 0.5 * x * (1 + erf(x / Math.SQRT2))),
   floatUnary("FastGelu", (x) => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))),
+  FusedConv,
   { opType: "SimplifiedLayerNormalization", run: rms.run, infer: rms.infer },
 ]);

@@ -8,7 +8,7 @@
  */
 import type { ClassId } from "../egraph/enode.ts";
 import type { MatchEnv, Subst } from "../egraph/pattern.ts";
-import { isFloat } from "../ir/dtype.ts";
+import { dtypeFromName, isFloat } from "../ir/dtype.ts";
 import type { Dim } from "../ir/types.ts";
 import { constInts, constNumbers, dtypeOf, onnxOpset, shapeOf } from "./library.ts";
 
@@ -74,6 +74,25 @@ function broadcastsTo(a: Dim[] | undefined, b: Dim[] | undefined): boolean {
   return a.every((d, i) => d === 1 || d === b[i + off]);
 }
 
+/**
+ * The range a one-axis, step-1 Slice keeps along a static axis of a tensor of shape `sx`
+ * (ONNX clamping: negatives count from the end, then clamp to [0, dim]); undefined otherwise.
+ */
+export function sliceRange(
+  sx: Dim[] | undefined,
+  starts: unknown,
+  ends: unknown,
+  axes: unknown,
+): { axis: number; start: number; end: number; dim: number } | undefined {
+  const one = (v: unknown) => (Array.isArray(v) && v.length === 1 && typeof v[0] === "number" ? v[0] : undefined);
+  const st = one(starts), en = one(ends), ax = one(axes);
+  if (!sx || st === undefined || en === undefined || ax === undefined || ax < -sx.length || ax >= sx.length) return;
+  const axis = ax < 0 ? ax + sx.length : ax, dim = sx[axis];
+  if (typeof dim !== "number") return;
+  const clamp = (i: number) => Math.min(Math.max(i < 0 ? i + dim : i, 0), dim);
+  return { axis, start: clamp(st), end: clamp(en), dim };
+}
+
 function num(a: GuardArg): number {
   return a.kind === "num" ? a.value : NaN;
 }
@@ -99,6 +118,27 @@ const GUARDS: Record<string, { arity: [number, number]; fn: GuardFn }> = {
       const id = cls(c, x);
       const dt = id === undefined ? undefined : dtypeOf(c.env.eg, id);
       return dt !== undefined && isFloat(dt);
+    },
+  },
+  // (dtype ?x "float32"): ?x has exactly that element type
+  dtype: {
+    arity: [2, 2],
+    fn: (c, [x, name]) => {
+      const id = cls(c, x);
+      const want = name.kind === "str" ? dtypeFromName(name.value) : undefined;
+      return id !== undefined && want !== undefined && dtypeOf(c.env.eg, id) === want;
+    },
+  },
+  // (slices-split ?x ?s1 ?e1 ?a1 ?s2 ?e2 ?a2): two one-axis Slices of ?x cover [0, m) and [m, dim) of one axis
+  "slices-split": {
+    arity: [7, 7],
+    fn: (c, [x, s1, e1, a1, s2, e2, a2]) => {
+      const sx = shape(c, x);
+      // numbers, not ints: exporters write INT64_MAX for "to the end", past a double's exact integers
+      const first = sliceRange(sx, numbers(c, s1), numbers(c, e1), numbers(c, a1));
+      const second = sliceRange(sx, numbers(c, s2), numbers(c, e2), numbers(c, a2));
+      return !!first && !!second && first.axis === second.axis && first.start === 0 && first.end > 0 &&
+        first.end === second.start && second.start < second.end && second.end === first.dim;
     },
   },
   // (same-dtype ?a ?b)

@@ -14,6 +14,7 @@ import { fromNumbers, int64Tensor, type Tensor, toInts, toNumbers } from "../ir/
 import { isFloat } from "../ir/dtype.ts";
 import type { Dim } from "../ir/types.ts";
 import "./contrib_ops.ts";
+import { sliceRange } from "./guards.ts";
 
 /** The static shape of a class, when known. */
 export function shapeOf(eg: EGraph, id: ClassId): Dim[] | undefined {
@@ -150,6 +151,13 @@ const builders: [string, Builder][] = [
     if (onnxOpset(env.eg) >= 23) return env.eg.add(makeENode("RMSNormalization", [x, g], attrs));
     return env.eg.add(makeENode("SimplifiedLayerNormalization", [x, g], attrs));
   }],
+  // (@slice-split-sizes ?x ?end ?axis): int64 [end, dim - end] for a Split that replaces two adjacent Slices
+  ["slice-split-sizes", (env, s, args) => {
+    const x = classArg(s, args[0]), e = classArg(s, args[1]), a = classArg(s, args[2]);
+    if (x === undefined || e === undefined || a === undefined) return undefined;
+    const r = sliceRange(shapeOf(env.eg, x), [0], constNumbers(env.eg, e), constNumbers(env.eg, a));
+    return r ? addConst(env.eg, int64Tensor([2], [r.end, r.dim - r.end])) : undefined;
+  }],
   // (@shape-of ?x): the static shape of ?x as an int64 constant
   ["shape-of", (env, s, args) => {
     const x = classArg(s, args[0]);
@@ -185,6 +193,19 @@ const attrFns: [string, AttrFn][] = [
     return xs && xs.length === 1 ? xs[0] : undefined;
   }],
   ["neg", (_env, _s, [x]) => (typeof x === "number" ? -x : undefined)],
+  // a list of numbers from numbers and one-element constants: `:activation_params (list ?lo ?hi)`
+  ["list", (env, _s, xs) => {
+    const out: number[] = [];
+    for (const x of xs) {
+      if (typeof x === "number") out.push(x);
+      else if (typeof x === "object" && x !== null && "cls" in x) {
+        const v = constNumbers(env.eg, (x as { cls: ClassId }).cls);
+        if (!v || v.length !== 1) return undefined;
+        out.push(v[0]);
+      } else return undefined;
+    }
+    return out;
+  }],
 ];
 
 /** The library the shipped rule packs use. */
@@ -210,6 +231,7 @@ export const FLOAT_ATTRS: ReadonlySet<string> = new Set([
   "scale",
   "spatial_scale",
   "ratio",
+  "activation_params",
 ]);
 
 const STATIC_DEFAULTS: Record<string, Record<string, unknown>> = {
@@ -221,6 +243,7 @@ const STATIC_DEFAULTS: Record<string, Record<string, unknown>> = {
   Flatten: { axis: 1 },
   Reshape: { allowzero: 0 },
   Conv: { group: 1, auto_pad: "NOTSET" },
+  FusedConv: { group: 1, auto_pad: "NOTSET" },
   ReduceMean: { keepdims: 1, noop_with_empty_axes: 0 },
   ReduceSum: { keepdims: 1, noop_with_empty_axes: 0 },
   Gelu: { approximate: "none" },

@@ -21,6 +21,8 @@ import { optimizeModel } from "../optimize/optimize.ts";
 import { AnalyticalCost } from "../cost/analytical.ts";
 import { compareTensors } from "../conformance/compare.ts";
 import { randomInputs } from "../verify/inputs.ts";
+import { runOrt } from "../verify/ort.ts";
+import { saveOnnx } from "../onnx/load.ts";
 
 const ALL = await loadRulePacks();
 const pick = (...names: string[]): Rule[] =>
@@ -347,7 +349,7 @@ function model(
 const rand = (n: number, seed: number) => Array.from({ length: n }, (_, i) => Math.sin(seed * 997 + i * 7.3) * 0.9);
 
 /** Optimize with `rules`, check the rule fired and the result runs the same as the original. */
-function testFusion(name: string, ruleNames: string[], m: Model, expectOps: string[]): void {
+function testFusion(name: string, ruleNames: string[], m: Model, expectOps: string[], ort = false): void {
   Deno.test(name, async () => {
     const { model: out, report } = await optimizeModel(m, {
       rules: pick(...ruleNames),
@@ -365,8 +367,81 @@ function testFusion(name: string, ruleNames: string[], m: Model, expectOps: stri
       const why = compareTensors(b.get(o.name) as Tensor, a.get(o.name) as Tensor, { atol: 1e-5, rtol: 1e-4 });
       assert(!why, `${o.name}: ${why}`);
     }
+    if (ort) {
+      // ONNX Runtime runs the fused ops for real (contrib ops have no ONNX spec to trust)
+      const dir = Deno.makeTempDirSync();
+      try {
+        saveOnnx(out, `${dir}/out.onnx`);
+        const c = await runOrt(`${dir}/out.onnx`, inputs, { graphOptimizationLevel: "disabled" });
+        for (const o of m.graph.outputs) {
+          const why = compareTensors(c.get(o.name)!, a.get(o.name) as Tensor, { atol: 1e-5, rtol: 1e-4 });
+          assert(!why, `ONNX Runtime, ${o.name}: ${why}`);
+        }
+      } finally {
+        Deno.removeSync(dir, { recursive: true });
+      }
+    }
   });
 }
+
+const convAct = (act: [string, string[], Record<string, unknown>?], bias: boolean, extra: [string, Tensor][] = []) =>
+  model(
+    [
+      ["Conv", bias ? ["x", "w", "cb"] : ["x", "w"], ["c"], {
+        kernel_shape: [3, 3],
+        pads: [1, 1, 1, 1],
+        strides: [2, 2],
+      }],
+      [act[0], ["c", ...act[1]], ["y"], act[2]],
+    ],
+    [["x", [1, 2, 7, 7]]],
+    [["w", float32Tensor([3, 2, 3, 3], rand(54, 11))], ["cb", float32Tensor([3], rand(3, 12))], ...extra],
+    ["y"],
+  );
+testFusion(
+  "Conv + Relu fuses to com.microsoft.FusedConv, which ONNX Runtime runs the same",
+  ["conv-relu-fused"],
+  convAct(["Relu", []], true),
+  ["com.microsoft.FusedConv"],
+  true,
+);
+testFusion(
+  "Conv (no bias) + LeakyRelu fuses to FusedConv with alpha as activation_params",
+  ["conv-leakyrelu-fused-nobias"],
+  convAct(["LeakyRelu", [], { alpha: 0.125 }], false),
+  ["com.microsoft.FusedConv"],
+  true,
+);
+testFusion(
+  "Conv + Clip(0, 6) fuses to FusedConv with [min, max] as activation_params",
+  ["conv-clip-fused"],
+  convAct(["Clip", ["lo", "hi"]], true, [["lo", float32Tensor([], [0])], ["hi", float32Tensor([], [0.3])]]),
+  ["com.microsoft.FusedConv"],
+  true,
+);
+testFusion(
+  "two Slices that cut the channel axis in two become one Split (a multi-pattern)",
+  ["slices-split-steps"],
+  model(
+    [
+      ["Slice", ["x", "s0", "m", "ax", "one"], ["a"]],
+      ["Slice", ["x", "m", "big", "ax", "one"], ["b"]],
+      ["Relu", ["a"], ["y"]],
+      ["Sigmoid", ["b"], ["z"]],
+    ],
+    [["x", [1, 6, 2, 2]]],
+    [
+      ["s0", int64Tensor([1], [0])],
+      ["m", int64Tensor([1], [2])],
+      ["big", int64Tensor([1], [2 ** 53])], // "to the end", as exporters write it
+      ["ax", int64Tensor([1], [1])],
+      ["one", int64Tensor([1], [1])],
+    ],
+    ["y", "z"],
+  ),
+  ["Split", "Relu", "Sigmoid"],
+  true,
+);
 
 testFusion(
   "MatMul + Add on 2-D operands fuses to Gemm",
