@@ -56,6 +56,12 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
   if (path.resolve(out) === path.resolve(file)) {
     throw new SaturnError("BAD_ARGUMENT", `refusing to write over the input ${file}`);
   }
+  const outDir = path.dirname(path.resolve(out));
+  let dirOk = false;
+  try {
+    dirOk = Deno.statSync(outDir).isDirectory;
+  } catch { /* reported below */ }
+  if (!dirOk) throw new SaturnError("BAD_ARGUMENT", `-o ${out}: folder ${outDir} does not exist`);
   const model = loadOnnx(file);
   const rules = await loadRulePacks({ without: values.without ?? [], files: values.rules ?? [] });
   const cost = new AnalyticalCost();

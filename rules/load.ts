@@ -54,6 +54,12 @@ export async function loadRuleFile(file: string): Promise<Rule[]> {
   const ext = path.extname(file);
   let text: string;
   if (ext === ".ts" || ext === ".js" || ext === ".mts" || ext === ".mjs") {
+    // a missing module is a TypeError from import(); say what the user needs to hear
+    try {
+      Deno.statSync(file);
+    } catch {
+      throw new SaturnError("FILE_NOT_FOUND", `${file}: no such file`, file);
+    }
     let mod: { default?: unknown };
     try {
       mod = await import(pathToFileURL(path.resolve(file)).href);

@@ -35,6 +35,22 @@ export const MS_OPS: ReadonlySet<string> = new Set([
   "BiasSplitGelu",
 ]);
 
+/** A token as it was written (for error messages). */
+function shown(t: Tok): string {
+  switch (t.t) {
+    case "var":
+      return `?${t.v}`;
+    case "attr":
+      return `:${t.v}`;
+    case "root":
+      return `$${t.v}`;
+    case "str":
+      return `"${t.v}"`;
+    default:
+      return t.v;
+  }
+}
+
 type Tok = {
   t: "(" | ")" | "[" | "]" | "," | "=>" | "<=>" | "name" | "attr" | "var" | "root" | "num" | "str" | "id" | "proj";
   v: string;
@@ -144,7 +160,7 @@ class StatementParser {
   }
   expect(t: Tok["t"], what: string): Tok {
     const tok = this.next(what);
-    if (tok.t !== t) fail(this.file, tok.line, `expected ${what}, found '${tok.v}'`);
+    if (tok.t !== t) fail(this.file, tok.line, `expected ${what}, found '${shown(tok)}'`);
     return tok;
   }
 
@@ -177,7 +193,7 @@ class StatementParser {
       }
       return { kind: "num", value: Number(tok.v.replace("inf", "Infinity")) };
     }
-    if (tok.t !== "(") fail(this.file, tok.line, `expected a pattern, found '${tok.v}'`);
+    if (tok.t !== "(") fail(this.file, tok.line, `expected a pattern, found '${shown(tok)}'`);
     const head = this.expect("id", "an op name");
     if (head.v.startsWith("@")) return this.builderCall(head, side);
     const dot = head.v.lastIndexOf(".");
@@ -364,7 +380,7 @@ export function parseRules(text: string, file: string, pack: string, lib: Librar
     if (t.t === "(" || t.t === "[") depth++;
     if (t.t === ")" || t.t === "]") depth--;
     if (t.t === "name" && depth === 0) stmts.push([t]);
-    else if (!stmts.length) fail(file, t.line, `expected a rule name ('name: LHS => RHS'), found '${t.v}'`);
+    else if (!stmts.length) fail(file, t.line, `expected a rule name ('name: LHS => RHS'), found '${shown(t)}'`);
     else stmts[stmts.length - 1].push(t);
     if (depth < 0) fail(file, t.line, "unbalanced ')'");
   }
@@ -372,13 +388,15 @@ export function parseRules(text: string, file: string, pack: string, lib: Librar
   const names = new Set<string>();
   stmts.forEach((stmt, k) => {
     const head = stmt[0];
-    const endLine = k + 1 < stmts.length ? stmts[k + 1][0].line : text.split("\n").length;
+    const endLine = stmt[stmt.length - 1].line; // where an unfinished statement stops
     if (names.has(head.v)) fail(file, head.line, `duplicate rule name ${head.v}`);
     names.add(head.v);
     const p = new StatementParser(stmt.slice(1), file, lib, endLine);
     const lhs = p.side("lhs");
     const arrow = p.next("'=>' or '<=>'");
-    if (arrow.t !== "=>" && arrow.t !== "<=>") fail(file, arrow.line, `expected '=>' or '<=>', found '${arrow.v}'`);
+    if (arrow.t !== "=>" && arrow.t !== "<=>") {
+      fail(file, arrow.line, `expected '=>' or '<=>', found '${shown(arrow)}'`);
+    }
     for (const l of lhs) {
       if (l.kind !== "op") fail(file, head.line, "a left-hand side must be an op pattern");
     }
@@ -389,7 +407,7 @@ export function parseRules(text: string, file: string, pack: string, lib: Librar
     const guards: GuardCall[] = [];
     if (p.peek()) {
       const kw = p.next("'if'");
-      if (kw.t !== "id" || kw.v !== "if") fail(file, kw.line, `expected 'if' or the next rule, found '${kw.v}'`);
+      if (kw.t !== "id" || kw.v !== "if") fail(file, kw.line, `expected 'if' or the next rule, found '${shown(kw)}'`);
       while (p.peek()) guards.push(p.guard());
       if (!guards.length) fail(file, kw.line, "'if' without a guard");
     }
