@@ -3,15 +3,19 @@
  *
  * This module is the library: each stage of the pipeline is a function. So far:
  * load and save models (`loadOnnx`, `saveOnnx`), type every value (`inferModel`), run a model
- * on the reference interpreter (`runModel`) or on ONNX Runtime (`runOrt`), and run the ONNX
- * conformance suite (`runConformance`). Errors a user can cause are `SaturnError`s with a code.
+ * on the reference interpreter (`runModel`) or on ONNX Runtime (`runOrt`), run the ONNX
+ * conformance suite (`runConformance`), and optimize by equality saturation (`optimizeModel`
+ * with rules from `loadRulePacks`). Errors a user can cause are `SaturnError`s with a code.
  *
  * @example
  * ```ts ignore
- * import { loadOnnx, inferModel, runModel, randomInputs } from "./mod.ts";
- * const model = loadOnnx("../shared/models/squeezenet1_1.onnx");
- * const { types } = inferModel(model);
- * const outputs = runModel(model, randomInputs(model, { seed: 0 }));
+ * import { AnalyticalCost, attrDefaults, loadOnnx, loadRulePacks, optimizeModel, ruleLibrary, saveOnnx } from "./mod.ts";
+ * const model = loadOnnx("examples/bert_tiny.onnx");
+ * const rules = await loadRulePacks({ files: ["my.rules"] });
+ * const { model: out, report } = await optimizeModel(model, {
+ *   rules, library: ruleLibrary, defaults: attrDefaults, cost: new AnalyticalCost(),
+ * });
+ * saveOnnx(out, "bert_tiny.opt.onnx");
  * ```
  * @module
  */
@@ -33,3 +37,15 @@ export { inputsFromJson, type RandomInputOptions, randomInputs } from "./verify/
 export { type OrtOptions, runOrt } from "./verify/ort.ts";
 export { type ConformanceReport, runConformance, type TestResult } from "./conformance/runner.ts";
 export { compareTensors, compareValues, type Tolerance } from "./conformance/compare.ts";
+export { type Extractor, optimizeModel, type OptimizeOptions, type OptimizeReport } from "./optimize/optimize.ts";
+export { type LoadOptions, loadRuleFile, loadRulePacks, SHIPPED_PACKS } from "./rules/load.ts";
+export { parseRules } from "./rules/parser.ts";
+export { defineRules, type Rule } from "./rules/rule.ts";
+export { attrDefaults, ruleLibrary } from "./rules/library.ts";
+export type { CostModel } from "./cost/cost_model.ts";
+export { AnalyticalCost, NodeCountCost } from "./cost/analytical.ts";
+export { EGraph } from "./egraph/egraph.ts";
+export { extractGreedy } from "./egraph/extract_greedy.ts";
+export { extractIlp } from "./egraph/extract_ilp.ts";
+export { type RunReport, runRules, type StopReason } from "./egraph/runner.ts";
+export { checkEquivalent } from "./verify/check.ts";

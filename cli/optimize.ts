@@ -126,7 +126,7 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
   io.out(`  nodes: ${sum(r.nodesBefore)} → ${sum(r.nodesAfter)}`);
   io.out(`    before: ${fmtOps(r.nodesBefore)}`);
   io.out(`    after:  ${fmtOps(r.nodesAfter)}`);
-  io.out(`  estimated cost (${cost.name}): ${r.costBefore.toExponential(3)} → ${r.costAfter.toExponential(3)}`);
+  io.out(`  estimated cost (${cost.name}, µs): ${r.costBefore.toFixed(1)} → ${r.costAfter.toFixed(1)}`);
   io.out(`  rules fired: ${fired.length ? fired.map(([n, s]) => `${n} ×${s.applied}`).join(", ") : "none"}`);
   io.out(
     `  e-graph: ${r.eclasses} classes, ${r.enodes} nodes; stop: ${r.run.stopReason.kind} after ${r.run.iterations.length} iterations`,
