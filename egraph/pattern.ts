@@ -236,7 +236,7 @@ function attrOf(name: string, value: unknown, type?: AttrType): Attribute | unde
       : typeof value === "number"
       ? (Number.isInteger(value) ? "int" : "float")
       : Array.isArray(value)
-      ? (value.every((v) => typeof v === "string")
+      ? (value.length && value.every((v) => typeof v === "string")
         ? "strings"
         : value.every((v) => Number.isInteger(v))
         ? "ints"

@@ -373,6 +373,7 @@ function rootApplier(rhs: Pattern[], lib: Library): NonNullable<Rule["apply"]> {
 /** Parse a rule file's text into rules of `pack`. */
 export function parseRules(text: string, file: string, pack: string, lib: Library = ruleLibrary): Rule[] {
   const { toks, comments } = lex(text, file);
+  const lines = text.split("\n");
   // split into statements at `name:` tokens outside brackets
   const stmts: Tok[][] = [];
   let depth = 0;
@@ -414,7 +415,8 @@ export function parseRules(text: string, file: string, pack: string, lib: Librar
     countOutputs(rhs);
     const comment = comments.get(head.line) ?? comments.get(head.line - 1);
     const guard = compileGuards(guards);
-    const base = { pack, file, line: head.line, comment, guard };
+    const source = lines.slice(head.line - 1, endLine).join("\n");
+    const base = { pack, file, line: head.line, comment, guard, guardCalls: guards, source };
     const rule: Rule = { name: head.v, lhs, rhs, ...base };
     if (p.usesRoot) rule.apply = rootApplier(rhs, lib);
     rules.push(rule);

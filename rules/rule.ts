@@ -6,6 +6,7 @@
  */
 import type { ClassId } from "../egraph/enode.ts";
 import type { MatchEnv, Pattern, Subst } from "../egraph/pattern.ts";
+import type { GuardCall } from "./guards.ts";
 
 /** Verification status of a rule (issue #4 fills this in). */
 export type RuleStatus = "proved" | "tested" | "refuted" | "unknown" | "unverified";
@@ -21,6 +22,10 @@ export interface Rule {
   comment?: string;
   lhs: Pattern[];
   rhs: Pattern[];
+  /** The guards as parsed (rule files only): the verifier reads their literals and what they constrain. */
+  guardCalls?: GuardCall[];
+  /** The statement as written (rule files only), for reports and the verdict cache. */
+  source?: string;
   /** Must hold for a match to be applied. */
   guard?: (env: MatchEnv, s: Subst, roots: ClassId[]) => boolean;
   /** Plugin applier: the classes to merge with each root (undefined entries are skipped). */

@@ -1,0 +1,563 @@
+/**
+ * Rule instances: a rewrite rule made concrete over small shapes, as a model whose outputs are
+ * both sides.
+ *
+ * Each try samples shapes (ranks up to 4, dims 1–3, broadcasting variants), attribute values and
+ * constants for the rule's variables, builds the left-hand side in a fresh e-graph, and keeps the
+ * try only when the rule itself would fire there: the left side is typed, the rule's own pattern
+ * matches it, the rule's own guard holds, and its own right-hand side (builders, attribute
+ * functions, plugin appliers) instantiates. So what is verified is exactly what `optimize` would
+ * do on such a graph. Both sides are then written out as one model: outputs `lhs0`, `rhs0`, …,
+ * symbolic data as graph inputs, constants as initializers; values the e-graph folded are
+ * recomputed by their ops (never taken from a float32 fold), so a proof sees exact arithmetic.
+ * @module
+ */
+import { EGraph } from "../egraph/egraph.ts";
+import { type ClassId, type ENode, makeENode } from "../egraph/enode.ts";
+import {
+  type AttrTerm,
+  instantiate,
+  type Library,
+  type MatchEnv,
+  type Pattern,
+  searchPatterns,
+} from "../egraph/pattern.ts";
+import { extractionToGraph } from "../egraph/to_graph.ts";
+import type { CostModel } from "../cost/cost_model.ts";
+import { extractGreedy } from "../egraph/extract_greedy.ts";
+import type { Attribute, AttrType, Model, ValueInfo } from "../ir/graph.ts";
+import { DataType, dtypeName } from "../ir/dtype.ts";
+import { fromNumbers, int64Tensor, type Tensor } from "../ir/tensor.ts";
+import type { Dim, TensorType } from "../ir/types.ts";
+import type { Rule } from "../rules/rule.ts";
+import type { GuardArg, GuardCall } from "../rules/guards.ts";
+import { attrDefaults, ruleLibrary } from "../rules/library.ts";
+import { rng as makeRng } from "./inputs.ts";
+
+/** One concrete instance of a rule. */
+export interface RuleInstance {
+  /** Inputs: the rule's data variables; initializers: its constants; outputs `lhs<i>`, `rhs<i>`. */
+  model: Model;
+  /** Output pairs that must be equal. */
+  pairs: [string, string][];
+  /** Graph inputs that hold data (the rest are constants). */
+  dataInputs: string[];
+  /** Shapes and values of the variables, for reports: `?x: float32[2,3]; ?p = [1,0]`. */
+  bindings: string;
+  /** Shape of every variable class (for coverage reports). */
+  shapes: Map<string, number[]>;
+}
+
+/** Options for `ruleInstances`. */
+export interface InstanceOptions {
+  /** ai.onnx opset of the instance graphs (default: each try picks one of 11, 13, 17, 18, 21). */
+  opset?: number;
+  seed?: number;
+  /** How many distinct instances to return at most (default 6). */
+  want?: number;
+  /** Sampling tries (default 400). */
+  tries?: number;
+  library?: Library;
+}
+
+type Rng = () => number;
+const pick = <T>(r: Rng, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+const DIMS = [1, 2, 3, 2, 3];
+
+/** Per-try sampling state. */
+interface Try {
+  r: Rng;
+  eg: EGraph;
+  /** class variables → classes; attribute variables → values (undefined: left unset) */
+  classes: Map<string, ClassId>;
+  attrs: Map<string, unknown>;
+  leaves: Map<ClassId, { name: string; input: boolean }>;
+  notes: string[];
+  shapes: Map<string, number[]>;
+  /** a shape most data variables share (elementwise rules need equal shapes to fire) */
+  base: number[];
+  /** variables that guards require to be constants, and numbers guards mention per variable */
+  constVars: Set<string>;
+  hints: Map<string, number[]>;
+  /** the group a Conv weight was sampled for, read by the Conv's :group */
+  group?: number;
+  /** the axis this try's Slices cut */
+  slice?: { axis: number };
+}
+
+function tensorTypeAttr(name: string, dtype: DataType, shape: number[]): Attribute[] {
+  return [
+    { name: "name", type: "string", value: name },
+    { name: "type", type: "type_proto", value: { kind: "tensor", dtype, shape } } as Attribute,
+  ];
+}
+
+function shapeOf(t: Try, id: ClassId): number[] | undefined {
+  const ty = t.eg.typeOf(id);
+  if (ty?.kind !== "tensor" || !ty.shape || !ty.shape.every((d) => typeof d === "number")) return undefined;
+  return ty.shape as number[];
+}
+
+function addInput(t: Try, v: string, shape: number[], dtype = DataType.FLOAT): ClassId {
+  const name = `x_${v}`;
+  const id = t.eg.add(makeENode("$in", [], tensorTypeAttr(name, dtype, shape)));
+  t.leaves.set(id, { name, input: true });
+  t.shapes.set(v, shape);
+  t.notes.push(`?${v}: ${dtypeName(dtype)}[${shape}]`);
+  return id;
+}
+
+function addConst(t: Try, label: string, value: Tensor): ClassId {
+  const id = t.eg.add(makeENode("$const", [], [], { value }));
+  if (!t.leaves.has(id)) t.leaves.set(id, { name: `c_${label.replace(/\W/g, "_")}_${t.leaves.size}`, input: false });
+  t.shapes.set(label, [...value.dims]);
+  const xs = value.size <= 8 ? `[${Array.from(numbersOf(value)).map((x) => +x.toPrecision(6))}]` : `…`;
+  t.notes.push(`?${label} = ${dtypeName(value.dtype)}[${value.dims}] ${xs}`);
+  return id;
+}
+
+function numbersOf(v: Tensor): number[] {
+  return Array.from({ length: v.size }, (_, i) => Number((v.data as ArrayLike<number | bigint>)[i]));
+}
+
+function sizeOf(s: number[]): number {
+  return s.reduce((a, b) => a * b, 1);
+}
+
+function randomShape(t: Try, rank?: number): number[] {
+  const k = rank ?? pick(t.r, [0, 1, 2, 2, 3, 3, 4]);
+  return Array.from({ length: k }, () => pick(t.r, DIMS));
+}
+
+/** A shape that broadcasts against `s`: a suffix of it with some dims set to 1. */
+function broadcastShape(t: Try, s: number[]): number[] {
+  const k = Math.floor(t.r() * (s.length + 1));
+  return s.slice(s.length - k).map((d) => (t.r() < 0.3 ? 1 : d));
+}
+
+function floatValues(t: Try, v: string, n: number): number[] {
+  const hints = t.hints.get(v) ?? [];
+  if (hints.length && t.r() < 0.75) {
+    const h = pick(t.r, hints);
+    return new Array(n).fill(h);
+  }
+  return Array.from({ length: n }, () => Math.round((t.r() * 4 - 2) * 64) / 64 || 0.5);
+}
+
+/** The shape a data variable gets in child slot `slot` of `op`, given its earlier siblings. */
+function dataShape(t: Try, op: string, slot: number, sib: (number[] | undefined)[]): number[] {
+  const x = sib[0];
+  switch (op) {
+    case "Conv":
+    case "FusedConv":
+      if (slot === 0) return [pick(t.r, [1, 2]), pick(t.r, [1, 2, 3]), ...randomShape(t, pick(t.r, [1, 2]))];
+      if (slot === 1 && x) {
+        const c = x[1], g = c > 1 && t.r() < 0.25 ? c : 1;
+        t.group = g;
+        return [g > 1 ? c : pick(t.r, [1, 2, 3]), c / g, ...x.slice(2).map((d) => Math.min(d, pick(t.r, [1, 2])))];
+      }
+      if (slot === 2 && sib[1]) return [sib[1][0]];
+      break;
+    case "MatMul":
+      if (slot === 1 && x) {
+        const k = x.length === 1 ? x[0] : x[x.length - 2 + 1];
+        return t.r() < 0.6 ? [k, pick(t.r, DIMS)] : [...x.slice(0, -2), k, pick(t.r, DIMS)];
+      }
+      if (slot === 0) return randomShape(t, pick(t.r, [2, 2, 3, 4]));
+      break;
+    case "Gemm":
+      if (slot === 0) return randomShape(t, 2);
+      if (slot === 1 && x) return t.r() < 0.5 ? [x[1], pick(t.r, DIMS)] : [pick(t.r, DIMS), x[1]];
+      if (slot === 2) return randomShape(t, pick(t.r, [1, 2]));
+      break;
+    case "BatchNormalization":
+      if (slot === 0) return [pick(t.r, [1, 2]), pick(t.r, [1, 2, 3]), ...randomShape(t, pick(t.r, [1, 2]))];
+      if (x) return [x[1]];
+      break;
+    case "LayerNormalization":
+    case "SimplifiedLayerNormalization":
+    case "RMSNormalization":
+    case "SkipLayerNormalization":
+      if (slot > 0 && x && x.length) return [x[x.length - 1]];
+      break;
+  }
+  if (slot === 0 || !x) return t.r() < 0.7 ? [...t.base] : randomShape(t);
+  // later operands of elementwise ops: the same shape, or one that broadcasts
+  return t.r() < 0.6 ? [...x] : broadcastShape(t, x);
+}
+
+/** A constant for an integer parameter input (a shape, axes, sizes…) of `op`, or undefined when the slot holds data. */
+function paramInput(t: Try, op: string, slot: number, sib: (number[] | undefined)[]): Tensor | undefined {
+  const x = sib[0];
+  if (!x) return undefined;
+  const r = x.length;
+  const axis = () => Math.floor(t.r() * r) - (t.r() < 0.3 ? r : 0);
+  switch (op) {
+    case "Reshape":
+      if (slot !== 1) return undefined;
+      return reshapeTarget(t, x);
+    case "Expand":
+      if (slot !== 1) return undefined;
+      return int64Tensor([r + (t.r() < 0.3 ? 1 : 0)], [
+        ...(t.r() < 0.3 ? [2] : []),
+        ...x.map((d) => (d === 1 ? pick(t.r, [1, 2]) : d)),
+      ]);
+    case "Squeeze": {
+      if (slot !== 1) return undefined;
+      const ones = x.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0);
+      return int64Tensor([ones.length ? 1 : 0], ones.length ? [pick(t.r, ones)] : []);
+    }
+    case "Unsqueeze":
+      if (slot !== 1) return undefined;
+      return int64Tensor([1], [Math.floor(t.r() * (r + 1))]);
+    case "ReduceMean":
+    case "ReduceSum":
+    case "ReduceMax":
+    case "ReduceMin":
+      if (slot !== 1 || r === 0) return undefined;
+      return int64Tensor([1], [t.r() < 0.5 ? -1 : axis()]);
+    case "Slice": {
+      if (r === 0) return undefined;
+      const ax = t.slice ??= { axis: Math.floor(t.r() * r) };
+      const d = x[ax.axis];
+      if (slot === 1) return int64Tensor([1], [t.r() < 0.5 ? 0 : Math.floor(t.r() * d)]);
+      if (slot === 2) return int64Tensor([1], [t.r() < 0.4 ? 2 ** 53 : 1 + Math.floor(t.r() * d)]);
+      if (slot === 3) return int64Tensor([1], [t.r() < 0.3 ? ax.axis - r : ax.axis]);
+      if (slot === 4) return int64Tensor([1], [t.r() < 0.8 ? 1 : 2]);
+      return undefined;
+    }
+    case "Split": {
+      if (slot !== 1 || r === 0) return undefined;
+      return undefined; // sizes come from the :axis sampled below; splits without sizes split evenly
+    }
+    case "Tile":
+      return slot === 1 ? int64Tensor([r], x.map(() => pick(t.r, [1, 2]))) : undefined;
+    case "Dropout":
+      if (slot === 1) return fromNumbers(DataType.FLOAT, [], [pick(t.r, [0, 0.5])]);
+      if (slot === 2) return fromNumbers(DataType.BOOL, [], [0]);
+      return undefined;
+    case "Clip":
+      if (slot === 1) return fromNumbers(DataType.FLOAT, [], [pick(t.r, [0, -1, -0.5])]);
+      if (slot === 2) return fromNumbers(DataType.FLOAT, [], [pick(t.r, [6, 1, 0.5])]);
+      return undefined;
+  }
+  return undefined;
+}
+
+function reshapeTarget(t: Try, x: number[]): Tensor {
+  const n = sizeOf(x);
+  const shapes: number[][] = [[n], [1, n], [n, 1], [...x].reverse(), [...x, 1], x.filter((d) => d !== 1)];
+  for (let a = 1; a <= n; a++) if (n % a === 0) shapes.push([a, n / a]);
+  const s = pick(t.r, shapes);
+  if (s.length && t.r() < 0.3) s[Math.floor(t.r() * s.length)] = -1;
+  return int64Tensor([s.length], s);
+}
+
+/** A value for attribute `name` of `op` given its children's shapes (undefined: leave unset). */
+function attrValue(t: Try, op: string, name: string, kids: (number[] | undefined)[]): unknown {
+  const x = kids[0] ?? [];
+  const r = x.length;
+  const anAxis = (extra = 0) => Math.floor(t.r() * (r + extra)) - (t.r() < 0.3 ? r + extra : 0);
+  switch (name) {
+    case "perm": {
+      const p = Array.from({ length: r }, (_, i) => i);
+      for (let i = r - 1; i > 0; i--) {
+        const j = Math.floor(t.r() * (i + 1));
+        [p[i], p[j]] = [p[j], p[i]];
+      }
+      return t.r() < 0.15 ? undefined : p;
+    }
+    case "axis":
+      if (op === "Flatten") return Math.floor(t.r() * (r + 1));
+      if (op === "Concat" || op === "Softmax" || op === "LogSoftmax" || op === "Split" || op === "Gather") {
+        return r ? anAxis() : undefined;
+      }
+      if (op === "LayerNormalization") return t.r() < 0.6 ? -1 : (r ? anAxis() : undefined);
+      return r ? anAxis() : undefined;
+    case "axes":
+      return r ? [t.r() < 0.5 ? -1 : anAxis()] : undefined;
+    case "keepdims":
+      return pick(t.r, [0, 1, undefined]);
+    case "group":
+      return t.group && t.group > 1 ? t.group : undefined;
+    case "kernel_shape":
+      return t.r() < 0.5 && kids[1] ? kids[1].slice(2) : undefined;
+    case "pads":
+      return r > 2 && t.r() < 0.5 ? new Array(2 * (r - 2)).fill(0).map(() => pick(t.r, [0, 1])) : undefined;
+    case "strides":
+      return r > 2 && t.r() < 0.4 ? new Array(r - 2).fill(0).map(() => pick(t.r, [1, 2])) : undefined;
+    case "dilations":
+      return r > 2 && t.r() < 0.2 ? new Array(r - 2).fill(2) : undefined;
+    case "auto_pad":
+      return undefined;
+    case "transA":
+    case "transB":
+      return t.r() < 0.5 ? 1 : undefined;
+    case "alpha":
+    case "beta":
+      return t.r() < 0.5 ? undefined : pick(t.r, [0.5, 2, -1.5]);
+    case "epsilon":
+      return t.r() < 0.5 ? undefined : pick(t.r, [1e-5, 0.01, 0.5]);
+    case "to":
+      return pick(t.r, [DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16]);
+    case "allowzero":
+    case "training_mode":
+      return undefined;
+    case "approximate":
+      return pick(t.r, ["none", "tanh"]);
+  }
+  return undefined;
+}
+
+/** Attributes an op cannot go without (`Cast` needs `to`), sampled when a pattern does not mention them. */
+const REQUIRED: Record<string, Record<string, (t: Try, kids: (number[] | undefined)[]) => unknown>> = {
+  Cast: { to: (t) => pick(t.r, [DataType.FLOAT, DataType.FLOAT, DataType.DOUBLE]) },
+  Concat: { axis: (t, kids) => (kids[0]?.length ? Math.floor(t.r() * kids[0].length) : undefined) },
+};
+
+function typeFor(name: string, v: unknown): AttrType {
+  if (typeof v === "string") return "string";
+  if (Array.isArray(v)) return v.every((x) => Number.isInteger(x)) && name !== "activation_params" ? "ints" : "floats";
+  return Number.isInteger(v) && !["alpha", "beta", "epsilon", "gamma", "ratio"].includes(name) ? "int" : "float";
+}
+
+/** Build pattern `p` (a left-hand side) as concrete e-nodes; undefined when this try cannot. */
+function build(
+  t: Try,
+  p: Pattern,
+  ctx: { op: string; slot: number; sib: (number[] | undefined)[]; like?: number[] },
+): ClassId | undefined {
+  switch (p.kind) {
+    case "var": {
+      const had = t.classes.get(p.name);
+      if (had !== undefined) return had;
+      const param = paramInput(t, ctx.op, ctx.slot, ctx.sib);
+      let id: ClassId;
+      if (param) id = addConst(t, p.name, param);
+      else {
+        const shape = dataShape(t, ctx.op, ctx.slot, ctx.sib);
+        const asConst = t.constVars.has(p.name) || (t.r() < 0.15 && ctx.slot > 0);
+        id = asConst
+          ? addConst(t, p.name, fromNumbers(DataType.FLOAT, shape, floatValues(t, p.name, sizeOf(shape))))
+          : addInput(t, p.name, shape);
+      }
+      t.classes.set(p.name, id);
+      return id;
+    }
+    case "num": {
+      const like = ctx.sib[0];
+      const shape = pick(t.r, [[], [], [1], like ?? []]);
+      const dtype = ctx.op === "Pow" && ctx.slot === 1 && t.r() < 0.3 ? DataType.INT64 : DataType.FLOAT;
+      return addConst(t, `${p.value}`, fromNumbers(dtype, shape, new Array(sizeOf(shape)).fill(p.value)));
+    }
+    case "call":
+      return undefined;
+    case "op": {
+      const kids: ClassId[] = [];
+      const shapes: (number[] | undefined)[] = [];
+      for (let i = 0; i < p.children.length; i++) {
+        const k = build(t, p.children[i], { op: p.op, slot: i, sib: shapes });
+        if (k === undefined) return undefined;
+        kids.push(k);
+        shapes.push(shapeOf(t, k));
+      }
+      const attrs: Attribute[] = [];
+      for (const a of p.attrs) {
+        if (a.term === "absent") continue;
+        let v: unknown;
+        if (a.term.kind === "lit") v = a.term.value;
+        else if (a.term.kind === "var") {
+          if (t.attrs.has(a.term.name)) v = t.attrs.get(a.term.name);
+          else {
+            v = attrValue(t, p.op, a.name, shapes);
+            t.attrs.set(a.term.name, v);
+            if (v !== undefined) t.notes.push(`?${a.term.name} = ${JSON.stringify(v)}`);
+          }
+        } else return undefined;
+        if (v === undefined) continue;
+        attrs.push({ name: a.name, type: (a.term as AttrTerm).type ?? typeFor(a.name, v), value: v } as Attribute);
+      }
+      // attributes ONNX requires that the pattern leaves open
+      for (const [name, make] of Object.entries(REQUIRED[p.op] ?? {})) {
+        if (!attrs.some((a) => a.name === name)) {
+          const v = make(t, shapes);
+          if (v !== undefined) attrs.push({ name, type: typeFor(name, v), value: v } as Attribute);
+        }
+      }
+      const outputs = p.output !== undefined ? Math.max(p.output + 1, p.outputs ?? 0, 2) : 1;
+      const id = t.eg.add(makeENode(p.op, kids, attrs, { domain: p.domain ?? "", outputs }));
+      if (p.output === undefined) return id;
+      return t.eg.add(makeENode("$out", [id], [{ name: "index", type: "int", value: p.output }]));
+    }
+  }
+}
+
+/** Variables that guards need as constants, and the numbers guards compare them with. */
+function guardFacts(calls: readonly GuardCall[] | undefined): { constVars: Set<string>; hints: Map<string, number[]> } {
+  const constVars = new Set<string>(), hints = new Map<string, number[]>();
+  const valueGuards = new Set(["const", "scalar", "all", "approx", "channel-bias", "no-zero", "eq"]);
+  const walk = (g: GuardCall, negated: boolean) => {
+    if (g.name === "not") {
+      for (const a of g.args) if (a.kind === "guard") walk(a.guard, !negated);
+      return;
+    }
+    const vars = g.args.filter((a): a is Extract<GuardArg, { kind: "var" }> => a.kind === "var").map((a) => a.name);
+    const nums = g.args.filter((a): a is Extract<GuardArg, { kind: "num" }> => a.kind === "num").map((a) => a.value);
+    if (valueGuards.has(g.name) && !negated) {
+      const first = g.name === "channel-bias" ? [vars[0]] : vars;
+      for (const v of first) if (v) constVars.add(v);
+      if (g.name === "const") { for (const v of vars) constVars.add(v); }
+    }
+    if (!negated && (g.name === "all" || g.name === "approx" || g.name === "eq")) {
+      for (const v of vars) hints.set(v, [...(hints.get(v) ?? []), ...nums.slice(0, 1)]);
+    }
+  };
+  for (const g of calls ?? []) walk(g, false);
+  return { constVars, hints };
+}
+
+/** Every class variable of the left-hand sides, in order of first use. */
+function patternVars(ps: readonly Pattern[]): string[] {
+  const out: string[] = [];
+  const walk = (p: Pattern) => {
+    if (p.kind === "var" && !out.includes(p.name)) out.push(p.name);
+    if (p.kind === "op") p.children.forEach(walk);
+  };
+  ps.forEach(walk);
+  return out;
+}
+
+/** Extraction cost that keeps the instance's leaves and recomputes everything else by its ops. */
+function leafCost(leaves: Map<ClassId, unknown>): CostModel {
+  return {
+    name: "verify",
+    nodeCost: (eg, n: ENode) => {
+      if (n.op === "$in" || n.op === "$none" || n.op === "$out") return 0;
+      if (n.op === "$const") {
+        // a leaf constant is free; a folded one is only a fallback
+        for (const id of leaves.keys()) if (eg.eclass(id).nodes.includes(n)) return 0;
+        return 1e6;
+      }
+      return 1;
+    },
+  };
+}
+
+/**
+ * Concrete instances of `rule` over small shapes on which the rule fires.
+ *
+ * @example
+ * ```ts ignore
+ * const [rule] = parseRules("t: (Transpose (Transpose ?x :perm ?p) :perm ?q) => (Transpose ?x :perm (compose ?p ?q))", "t", "user");
+ * for (const inst of ruleInstances(rule)) console.log(inst.bindings);
+ * ```
+ */
+export function ruleInstances(rule: Rule, opts: InstanceOptions = {}): RuleInstance[] {
+  const opsetChoices = opts.opset ? [opts.opset] : [11, 13, 17, 18, 21];
+  const lib = opts.library ?? ruleLibrary;
+  const want = opts.want ?? 6, tries = opts.tries ?? 400;
+  const r = makeRng(opts.seed ?? 1);
+  const { constVars, hints } = guardFacts(rule.guardCalls);
+  const out: RuleInstance[] = [];
+  const seen = new Set<string>();
+  for (let k = 0; k < tries && out.length < want; k++) {
+    const opset = pick(r, opsetChoices);
+    const opsets = [{ domain: "", version: opset }, { domain: "com.microsoft", version: 1 }];
+    const eg = new EGraph(opsets);
+    const t: Try = {
+      r,
+      eg,
+      classes: new Map(),
+      attrs: new Map(),
+      leaves: new Map(),
+      notes: [],
+      shapes: new Map(),
+      base: randomShape({ r } as Try, pick(r, [1, 2, 2, 3, 3, 4])),
+      constVars,
+      hints,
+    };
+    let roots: ClassId[];
+    try {
+      const built = rule.lhs.map((p) => build(t, p, { op: "", slot: 0, sib: [] }));
+      if (built.some((b) => b === undefined)) continue;
+      roots = built as ClassId[];
+      if (roots.some((id) => !shapeOf(t, id))) continue;
+      eg.rebuild();
+    } catch {
+      continue;
+    }
+    t.notes.unshift(`opset ${opset}`);
+    const key = t.notes.join("; ");
+    if (seen.has(key)) continue;
+    const env: MatchEnv = { eg, defaults: attrDefaults };
+    const match = searchPatterns(env, rule.lhs).find((m) => m.roots.every((c, i) => eg.find(c) === eg.find(roots[i])));
+    if (!match) continue;
+    if (rule.guard && !rule.guard(env, match.subst, match.roots)) continue;
+    let rhs: (ClassId | undefined)[] | undefined;
+    try {
+      rhs = rule.apply
+        ? rule.apply(env, match.subst, match.roots)
+        : rule.rhs.map((p) => instantiate(env, lib, p, match.subst));
+    } catch {
+      continue;
+    }
+    if (!rhs || rhs.some((c) => c === undefined)) continue;
+    eg.rebuild();
+    seen.add(key);
+    out.push(toModel(t, rule, roots, rhs as ClassId[], opsets));
+  }
+  return out;
+}
+
+function toModel(t: Try, rule: Rule, lhs: ClassId[], rhs: ClassId[], opsets: Model["opsetImports"]): RuleInstance {
+  const eg = t.eg;
+  const rootIds = [...lhs, ...rhs].map((c) => eg.find(c));
+  const leaves = new Map([...t.leaves].map(([id, v]) => [eg.find(id), v]));
+  const { choice } = extractGreedy(eg, leafCost(leaves), rootIds);
+  const inputs: ValueInfo[] = [];
+  const initializers = new Map<string, Tensor>();
+  const classOf = new Map<string, ClassId>();
+  for (const [id, leaf] of leaves) {
+    classOf.set(leaf.name, id);
+    const n = eg.eclass(id).nodes.find((x) => x.op === (leaf.input ? "$in" : "$const"))!;
+    if (leaf.input) {
+      const ty = n.attrs.find((a) => a.name === "type")!.value as TensorType;
+      inputs.push({ name: leaf.name, type: ty });
+    } else initializers.set(leaf.name, n.value!);
+  }
+  const outputs: ValueInfo[] = [
+    ...lhs.map((_, i) => ({ name: `lhs${i}` })),
+    ...rhs.map((_, i) => ({ name: `rhs${i}` })),
+  ];
+  const original = {
+    name: rule.name,
+    nodes: [],
+    inputs,
+    outputs,
+    initializers,
+    sparseInitializers: [],
+    valueInfo: [],
+  };
+  const graph = extractionToGraph(eg, choice, rootIds, { original: original as never, classOf });
+  return {
+    model: {
+      irVersion: 8,
+      opsetImports: opsets,
+      graph,
+      metadataProps: [],
+      trainingInfo: [],
+      functions: [],
+    } as unknown as Model,
+    pairs: lhs.map((_, i) => [`lhs${i}`, `rhs${i}`]),
+    dataInputs: inputs.map((i) => i.name),
+    bindings: t.notes.join("; "),
+    shapes: t.shapes,
+  };
+}
+
+/** Variables of a rule's left-hand side (for coverage reports). */
+export function ruleVariables(rule: Rule): string[] {
+  return patternVars(rule.lhs);
+}
+
+export type { Dim };
