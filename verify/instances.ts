@@ -98,7 +98,7 @@ function shapeOf(t: Try, id: ClassId): number[] | undefined {
   return ty.shape as number[];
 }
 
-function addInput(t: Try, v: string, shape: number[], dtype = DataType.FLOAT): ClassId {
+function addInput(t: Try, v: string, shape: number[], dtype: DataType = DataType.FLOAT): ClassId {
   const name = `x_${v}`;
   const id = t.eg.add(makeENode("$in", [], tensorTypeAttr(name, dtype, shape)));
   t.leaves.set(id, { name, input: true });
@@ -337,7 +337,10 @@ function build(
       else {
         const shape = dataShape(t, ctx.op, ctx.slot, ctx.sib);
         const asConst = t.constVars.has(p.name) || (t.r() < 0.15 && ctx.slot > 0);
-        id = asConst
+        const bool = (ctx.op === "Where" && ctx.slot === 0) || ["Not", "And", "Or", "Xor"].includes(ctx.op);
+        id = bool
+          ? addInput(t, p.name, shape, DataType.BOOL)
+          : asConst
           ? addConst(t, p.name, fromNumbers(DataType.FLOAT, shape, floatValues(t, p.name, sizeOf(shape))))
           : addInput(t, p.name, shape);
       }
@@ -472,7 +475,10 @@ export function ruleInstances(rule: Rule, opts: InstanceOptions = {}): RuleInsta
       leaves: new Map(),
       notes: [],
       shapes: new Map(),
-      base: randomShape({ r } as Try, pick(r, [1, 2, 2, 3, 3, 4])),
+      // a third of the tries use a cube, where permutations and reshapes keep the shape
+      base: r() < 0.33
+        ? new Array(pick(r, [2, 3, 3, 4])).fill(pick(r, [2, 3]))
+        : randomShape({ r } as Try, pick(r, [1, 2, 2, 3, 3, 4])),
       constVars,
       hints,
     };

@@ -1,0 +1,246 @@
+/**
+ * A rule's verdict: instances over small shapes (`instances.ts`), differential tests of each
+ * (`differential.ts`), and a Z3 proof of each (`symbolic.ts`).
+ *
+ * - **refuted**: some input tells the two sides apart: found by the tests, or a Z3 model that the
+ *   reference interpreter confirms (a Z3 model over uninterpreted exp/erf/… may be spurious; those
+ *   are re-evaluated and dropped when the sides agree). The verdict carries the instance, inputs
+ *   and both sides' values.
+ * - **proved**: every instance proved equal by Z3 over the reals (the shapes are listed).
+ * - **tested**: the tests found no difference, but Z3 did not prove every instance (an op it cannot
+ *   express, uninterpreted functions, or a timeout): the note says why.
+ * - **unknown**: no instance could be built where the rule fires, or every instance was invalid.
+ * @module
+ */
+import type { Rule } from "../rules/rule.ts";
+import { type RuleInstance, ruleInstances } from "./instances.ts";
+import { compareSides, type Difference, pruneTo, testInstance, toFloat64 } from "./differential.ts";
+import { runModel } from "../ir/interpreter.ts";
+import { fromNumbers, type Tensor, toNumbers } from "../ir/tensor.ts";
+import type { Value } from "../ir/values.ts";
+
+/** A verdict's status. */
+export type VerdictStatus = "proved" | "tested" | "refuted" | "unknown";
+
+/** The outcome of verifying one rule. */
+export interface Verdict {
+  name: string;
+  file?: string;
+  line?: number;
+  status: VerdictStatus;
+  /** instances checked (shapes and values of the variables), one line each */
+  shapes: string[];
+  /** differential cases run, and the largest relative difference seen */
+  cases: number;
+  maxError: number;
+  /** instances Z3 proved, of those it was asked about */
+  provedInstances: number;
+  /** why not proved (tested), or what was found (refuted) */
+  note?: string;
+  counterexample?: Counterexample;
+  ms: number;
+}
+
+/** Where a rule is wrong: the instance and the inputs that tell its sides apart. */
+export interface Counterexample {
+  bindings: string;
+  inputs: Record<string, number[]>;
+  output: string;
+  index: number;
+  lhs: number[];
+  rhs: number[];
+  reason: string;
+  /** "test" (found by a differential test) or "z3" (a Z3 model, confirmed by the interpreter) */
+  by: "test" | "z3";
+  /** the instance itself, so a caller can re-evaluate it */
+  instance: RuleInstance;
+}
+
+/** The prover's answer for one output pair (`symbolic.ts`'s `proveEqual`). */
+export type ProofResult =
+  | { status: "proved" }
+  | { status: "refuted"; inputs: Map<string, number[]> }
+  | { status: "unknown"; reason: string }
+  | { status: "unsupported"; reason: string };
+
+/** A prover: decides `a == b` elementwise for all values of the `symbolic` inputs. */
+export type Prover = (
+  model: RuleInstance["model"],
+  a: string,
+  b: string,
+  opts: { timeoutMs: number; symbolic: ReadonlySet<string> },
+) => Promise<ProofResult>;
+
+/** Options for `verifyRule`. */
+export interface VerifyOptions {
+  seed?: number;
+  /** instances to build (default 6) */
+  instances?: number;
+  /** Z3 per query (default 5000 ms); `prover: null` tests only */
+  timeoutMs?: number;
+  prover?: Prover | null;
+}
+
+let defaultProver: Promise<Prover | null> | undefined;
+/** Z3's prover, loaded on first use (null when z3-solver cannot load here). */
+export function z3Prover(): Promise<Prover | null> {
+  defaultProver ??= import("./symbolic.ts").then(
+    (m) => m.proveEqual as unknown as Prover,
+    () => null,
+  );
+  return defaultProver;
+}
+
+/** Re-evaluate a Z3 model with the reference interpreter: the difference, if it is real. */
+export function confirm(
+  inst: RuleInstance,
+  pair: [string, string],
+  inputs: Map<string, number[]>,
+): Difference | undefined {
+  for (const float64 of [true, false]) {
+    const model = float64 ? toFloat64(inst.model) : inst.model;
+    const feeds = new Map<string, Value>();
+    for (const name of inst.dataInputs) {
+      const vi = model.graph.inputs.find((i) => i.name === name)!;
+      const t = vi.type as { dtype: number; shape: number[] };
+      const n = t.shape.reduce((a, b) => a * b, 1);
+      const xs = inputs.get(name) ?? [];
+      feeds.set(name, fromNumbers(t.dtype as never, t.shape, Array.from({ length: n }, (_, i) => xs[i] ?? 0)));
+    }
+    let out;
+    try {
+      runModel(
+        pruneTo(model, [pair[0]]),
+        new Map([...feeds].filter(([k]) => pruneTo(model, [pair[0]]).graph.inputs.some((i) => i.name === k))),
+      );
+      out = runModel(model, feeds);
+    } catch {
+      continue; // float64 unsupported somewhere, or the left side cannot run on these values
+    }
+    const c = compareSides(out.get(pair[0]), out.get(pair[1]), float64);
+    if (!("reason" in c)) return undefined;
+    const vals = (v: Value | undefined) =>
+      v ? Array.from(toNumbers(v as Tensor).slice(Math.max(0, c.index - 2), c.index + 3)) : [];
+    return {
+      output: pair,
+      inputs: new Map([...feeds].map(([k, v]) => [k, Array.from(toNumbers(v as Tensor))])),
+      kind: "z3 model",
+      index: c.index,
+      lhs: vals(out.get(pair[0])),
+      rhs: vals(out.get(pair[1])),
+      reason: c.reason,
+    };
+  }
+  return undefined;
+}
+
+function counterexample(inst: RuleInstance, d: Difference, by: "test" | "z3"): Counterexample {
+  return {
+    bindings: inst.bindings,
+    inputs: Object.fromEntries(d.inputs),
+    output: `${d.output[0]} vs ${d.output[1]}`,
+    index: d.index,
+    lhs: d.lhs,
+    rhs: d.rhs,
+    reason: `${d.reason} (${d.kind})`,
+    by,
+    instance: inst,
+  };
+}
+
+/** Verify one rule. */
+export async function verifyRule(rule: Rule, opts: VerifyOptions = {}): Promise<Verdict> {
+  const t0 = performance.now();
+  const base = { name: rule.name, file: rule.file, line: rule.line };
+  const insts = ruleInstances(rule, { seed: opts.seed ?? 1, want: opts.instances ?? 6 });
+  const valid: RuleInstance[] = [];
+  let cases = 0, maxError = 0;
+  const invalid: string[] = [];
+  for (const inst of insts) {
+    const r = testInstance(inst);
+    if (r.invalid) {
+      invalid.push(r.invalid);
+      continue;
+    }
+    cases += r.cases;
+    maxError = Math.max(maxError, r.maxError);
+    if (r.difference) {
+      return {
+        ...base,
+        status: "refuted",
+        shapes: [inst.bindings],
+        cases,
+        maxError,
+        provedInstances: 0,
+        note: `the sides differ: ${r.difference.reason}`,
+        counterexample: counterexample(inst, r.difference, "test"),
+        ms: performance.now() - t0,
+      };
+    }
+    valid.push(inst);
+  }
+  if (!valid.length) {
+    return {
+      ...base,
+      status: "unknown",
+      shapes: [],
+      cases,
+      maxError,
+      provedInstances: 0,
+      note: insts.length
+        ? `no instance the left side is valid on (${invalid[0]})`
+        : "no instance over ranks ≤ 4, dims 1–3 where the rule fires",
+      ms: performance.now() - t0,
+    };
+  }
+  const prover = opts.prover === undefined ? await z3Prover() : opts.prover;
+  let proved = 0;
+  const why: string[] = [];
+  if (prover) {
+    for (const inst of valid) {
+      let all = true;
+      for (const pair of inst.pairs) {
+        const res = await prover(inst.model, pair[0], pair[1], {
+          timeoutMs: opts.timeoutMs ?? 5000,
+          symbolic: new Set(inst.dataInputs),
+        });
+        if (res.status === "proved") continue;
+        all = false;
+        if (res.status === "refuted") {
+          const d = confirm(inst, pair, res.inputs);
+          if (d) {
+            return {
+              ...base,
+              status: "refuted",
+              shapes: [inst.bindings],
+              cases,
+              maxError,
+              provedInstances: proved,
+              note: `Z3 found inputs where the sides differ: ${d.reason}`,
+              counterexample: counterexample(inst, d, "z3"),
+              ms: performance.now() - t0,
+            };
+          }
+          why.push(
+            "Z3's counterexample needs values of uninterpreted functions (exp, erf, …) that real math rules out",
+          );
+        } else why.push(res.status === "unsupported" ? `Z3 cannot express ${res.reason}` : `Z3: ${res.reason}`);
+        break;
+      }
+      if (all) proved++;
+    }
+  } else why.push("Z3 is not available");
+  const status = prover && proved === valid.length ? "proved" : "tested";
+  return {
+    ...base,
+    status,
+    shapes: valid.map((i) => i.bindings),
+    cases,
+    maxError,
+    provedInstances: proved,
+    note: status === "tested"
+      ? `${proved} of ${valid.length} instances proved; ${[...new Set(why)].join("; ")}`
+      : undefined,
+    ms: performance.now() - t0,
+  };
+}
