@@ -4,6 +4,7 @@
  *   deno run -A cli.ts inspect MODEL
  *   deno run -A cli.ts run MODEL --backend ref [--inputs FILE.json | --seed N] [--compare ort]
  *   deno run -A cli.ts optimize MODEL [-o OUT] [--rules FILE…] [--without PACK…] [--check]
+ *   deno run -A cli.ts verify [FILE…] [--all] [--json]
  *   deno run -A cli.ts conformance [DIR…] [--backend ref]
  *
  * Errors a user can cause print one line and exit 2 (stack traces with `--debug`).
@@ -18,6 +19,7 @@ commands:
            [--extract greedy|ilp] [--check] [--json]   rewrite by equality saturation; writes MODEL.opt.onnx
   inspect MODEL [--json]                       IR, opsets, inputs/outputs, op histogram, parameters
   run MODEL --backend ref [--inputs F.json | --seed N] [--compare ort] [--json]
+  verify [FILE…] [--all] [--json]             verdicts for rules (proved/tested/refuted/unknown); exit 1 on a refuted rule
   conformance [DIR…] [--backend ref] [--filter RE] [--json]
 options: --debug (stack traces)`;
 
@@ -34,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
         return await (await import("./cli/run.ts")).runCommand(rest, io);
       case "optimize":
         return await (await import("./cli/optimize.ts")).optimizeCommand(rest, io);
+      case "verify":
+        return await (await import("./cli/verify.ts")).verifyCommand(rest, io);
       case "conformance":
         return (await import("./cli/conformance.ts")).conformanceCommand(rest, io);
       case undefined:

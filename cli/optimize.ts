@@ -18,6 +18,7 @@ import { AnalyticalCost } from "../cost/analytical.ts";
 import { extractGreedy } from "../egraph/extract_greedy.ts";
 import { extractIlp } from "../egraph/extract_ilp.ts";
 import { checkEquivalent } from "../verify/check.ts";
+import { gateRules } from "../verify/gate.ts";
 import { type CliIO, progress } from "./io.ts";
 
 function sum(h: Record<string, number>): number {
@@ -37,6 +38,7 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
       "node-limit": { type: "string", default: "200000" },
       extract: { type: "string", default: "ilp" },
       check: { type: "boolean", default: false },
+      "trust-rules": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
     },
   });
@@ -63,9 +65,19 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
   } catch { /* reported below */ }
   if (!dirOk) throw new SaturnError("BAD_ARGUMENT", `-o ${out}: folder ${outDir} does not exist`);
   const model = loadOnnx(file);
-  const rules = await loadRulePacks({ without: values.without ?? [], files: values.rules ?? [] });
-  const cost = new AnalyticalCost();
+  const loaded = await loadRulePacks({ without: values.without ?? [], files: values.rules ?? [] });
   const bar = values.json ? undefined : progress(io, "optimize");
+  // never a refuted rule; an unverified user rule only with --trust-rules
+  const gate = await gateRules(loaded, {
+    trustRules: values["trust-rules"],
+    onProgress: (i, n, name) => bar?.update(`verifying rule ${i + 1}/${n} ${name}`),
+  });
+  bar?.clear();
+  for (const { rule, reason } of gate.skipped) {
+    io.err(`saturn: not applying rule ${rule.name} (${rule.file ?? rule.pack}:${rule.line ?? 1}): ${reason}`);
+  }
+  const rules = gate.applied;
+  const cost = new AnalyticalCost();
   const ilp = values.extract === "ilp";
   const { model: final, report: r } = await optimizeModel(model, {
     rules,
@@ -116,7 +128,13 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
       stopReason: r.run.stopReason,
       iterations: r.run.iterations.length,
       extraction: r.extraction,
-      ms: r.ms,
+      ms: { ...r.ms, verify: gate.ms },
+      verification: {
+        applied: gate.applied.length,
+        skipped: gate.skipped.map((x) => ({ rule: x.rule.name, reason: x.reason })),
+        verifiedNow: gate.verifiedNow.map((v) => ({ rule: v.name, status: v.status })),
+        trusted: gate.trusted,
+      },
       check: check ? { passed: true, seeds: check.seeds, executors: check.executors } : null,
     }));
     return 0;
@@ -132,10 +150,13 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
     `  e-graph: ${r.eclasses} classes, ${r.enodes} nodes; stop: ${r.run.stopReason.kind} after ${r.run.iterations.length} iterations`,
   );
   io.out(`  extraction: ${r.extraction}${r.extractionNote ? ` (${r.extractionNote})` : ""}`);
+  const now = gate.verifiedNow.length ? `, ${gate.verifiedNow.length} verified now` : "";
+  const trusted = gate.trusted.length ? `, ${gate.trusted.length} trusted unverified` : "";
+  io.out(`  rules: ${gate.applied.length} applied, ${gate.skipped.length} refused${now}${trusted}`);
   io.out(
-    `  time: build ${r.ms.build.toFixed(0)} ms, saturate ${r.ms.saturate.toFixed(0)} ms, extract ${
-      r.ms.extract.toFixed(0)
-    } ms`,
+    `  time: verify ${gate.ms.toFixed(0)} ms, build ${r.ms.build.toFixed(0)} ms, saturate ${
+      r.ms.saturate.toFixed(0)
+    } ms, extract ${r.ms.extract.toFixed(0)} ms`,
   );
   if (check) {
     io.out(

@@ -256,6 +256,11 @@ export function guardArity(name: string): [number, number] | undefined {
   return GUARDS[name]?.arity;
 }
 
+/** The code of a guard (for the verdict cache: a changed guard invalidates the verdicts of rules using it). */
+export function guardSource(name: string): string {
+  return GUARDS[name]?.fn.toString() ?? "";
+}
+
 /** Every guard name. */
 export function guardNames(): string[] {
   return Object.keys(GUARDS).sort();

@@ -42,7 +42,7 @@ export function shippedRules(): Promise<Rule[]> {
     const out: Rule[] = [];
     for (const rel of SHIPPED_PACKS) {
       const pack = rel.split("/")[0];
-      out.push(...parseRules(await readShipped(rel), `rules/${rel}`, pack));
+      out.push(...parseRules(await readShipped(rel), `rules/${rel}`, pack).map((r) => ({ ...r, shipped: true })));
     }
     return out;
   })();

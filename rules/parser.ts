@@ -387,7 +387,7 @@ export function parseRules(text: string, file: string, pack: string, lib: Librar
   }
   const rules: Rule[] = [];
   const names = new Set<string>();
-  stmts.forEach((stmt, k) => {
+  stmts.forEach((stmt) => {
     const head = stmt[0];
     const endLine = stmt[stmt.length - 1].line; // where an unfinished statement stops
     if (names.has(head.v)) fail(file, head.line, `duplicate rule name ${head.v}`);

@@ -31,6 +31,8 @@ export interface Rule {
   /** Plugin applier: the classes to merge with each root (undefined entries are skipped). */
   apply?: (env: MatchEnv, s: Subst, roots: ClassId[]) => (ClassId | undefined)[] | undefined;
   status?: RuleStatus;
+  /** One of Saturn's own packs (its verdict is committed in rules/verdicts.json). */
+  shipped?: boolean;
 }
 
 /**

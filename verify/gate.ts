@@ -1,0 +1,73 @@
+/**
+ * Which rules `optimize` may apply. A refuted rule never; a shipped rule by its committed
+ * verdict (verified now when the verdict is missing or stale); a user's rule by its cached
+ * verdict, verified on first use and cached; a rule whose verification was inconclusive
+ * ("unknown") only with `trustRules`, which also skips verifying new user rules.
+ * @module
+ */
+import type { Rule } from "../rules/rule.ts";
+import { readUserCache, ruleKey, shippedVerdicts, type StoredVerdict, storeVerdict, writeUserCache } from "./cache.ts";
+import { verifyRule } from "./verify_rule.ts";
+
+/** What the gate decided. */
+export interface GateReport {
+  applied: Rule[];
+  skipped: { rule: Rule; reason: string }[];
+  /** rules verified during this call (not found in a cache) */
+  verifiedNow: StoredVerdict[];
+  /** shipped rules whose committed verdict was missing or stale */
+  stale: string[];
+  /** user rules applied without a verdict (`trustRules`) */
+  trusted: string[];
+  ms: number;
+}
+
+/** Options for `gateRules`. */
+export interface GateOptions {
+  trustRules?: boolean;
+  /** the user's cache file (default `userCacheFile()`) */
+  cacheFile?: string;
+  onProgress?: (done: number, total: number, name: string) => void;
+}
+
+/** Sort `rules` into those optimize applies and those it skips, verifying what no cache knows. */
+export async function gateRules(rules: readonly Rule[], opts: GateOptions = {}): Promise<GateReport> {
+  const t0 = performance.now();
+  const shipped = await shippedVerdicts();
+  const user = readUserCache(opts.cacheFile);
+  const report: GateReport = { applied: [], skipped: [], verifiedNow: [], stale: [], trusted: [], ms: 0 };
+  const pending: Rule[] = [];
+  for (const r of rules) {
+    const key = ruleKey(r);
+    const known = r.shipped ? shipped.get(r.name) : user.get(key);
+    if (known && known.key === key) decide(r, known, opts, report);
+    else if (!r.shipped && opts.trustRules) {
+      report.trusted.push(r.name);
+      report.applied.push(r);
+    } else {
+      if (r.shipped) report.stale.push(r.name);
+      pending.push(r);
+    }
+  }
+  const fresh: StoredVerdict[] = [];
+  for (let i = 0; i < pending.length; i++) {
+    const r = pending[i];
+    opts.onProgress?.(i, pending.length, r.name);
+    const v = storeVerdict(r, await verifyRule(r));
+    fresh.push(v);
+    decide(r, v, opts, report);
+  }
+  report.verifiedNow = fresh;
+  const userFresh = fresh.filter((v) => !pending.find((r) => r.name === v.name)?.shipped);
+  if (userFresh.length) writeUserCache(userFresh, opts.cacheFile);
+  report.ms = performance.now() - t0;
+  return report;
+}
+
+function decide(r: Rule, v: StoredVerdict, opts: GateOptions, report: GateReport): void {
+  if (v.status === "refuted") {
+    report.skipped.push({ rule: r, reason: `refuted: ${v.counterexample ?? v.note ?? ""}` });
+  } else if (v.status === "unknown" && !opts.trustRules) {
+    report.skipped.push({ rule: r, reason: `unverified (${v.note ?? "unknown"}); --trust-rules applies it anyway` });
+  } else report.applied.push(r);
+}
