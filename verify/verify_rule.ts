@@ -9,7 +9,8 @@
  * - **proved**: every instance proved equal by Z3 over the reals (the shapes are listed).
  * - **tested**: the tests found no difference, but Z3 did not prove every instance (an op it cannot
  *   express, uninterpreted functions, or a timeout): the note says why.
- * - **unknown**: no instance could be built where the rule fires, or every instance was invalid.
+ * - **unknown**: Z3 timed out (and the tests found nothing), or no instance could be built where the
+ *   rule fires.
  * @module
  */
 import type { Rule } from "../rules/rule.ts";
@@ -194,7 +195,7 @@ export async function verifyRule(rule: Rule, opts: VerifyOptions = {}): Promise<
     };
   }
   const prover = opts.prover === undefined ? await z3Prover() : opts.prover;
-  let proved = 0;
+  let proved = 0, timedOut = 0;
   const why: string[] = [];
   if (prover) {
     for (const inst of valid) {
@@ -224,13 +225,23 @@ export async function verifyRule(rule: Rule, opts: VerifyOptions = {}): Promise<
           why.push(
             "Z3's counterexample needs values of uninterpreted functions (exp, erf, …) that real math rules out",
           );
-        } else why.push(res.status === "unsupported" ? `Z3 cannot express ${res.reason}` : `Z3: ${res.reason}`);
+        } else if (res.status === "unsupported") why.push(`Z3 cannot express ${res.reason}`);
+        else {
+          timedOut++;
+          why.push(`Z3 gave no answer (${res.reason})`);
+        }
         break;
       }
       if (all) proved++;
     }
   } else why.push("Z3 is not available");
-  const status = prover && proved === valid.length ? "proved" : "tested";
+  // a timeout with nothing Z3 cannot express is "unknown"; math Z3 cannot express is "tested"
+  const inexpressible = why.length > timedOut;
+  const status: VerdictStatus = prover && proved === valid.length
+    ? "proved"
+    : prover && timedOut && !inexpressible
+    ? "unknown"
+    : "tested";
   return {
     ...base,
     status,
@@ -238,9 +249,9 @@ export async function verifyRule(rule: Rule, opts: VerifyOptions = {}): Promise<
     cases,
     maxError,
     provedInstances: proved,
-    note: status === "tested"
-      ? `${proved} of ${valid.length} instances proved; ${[...new Set(why)].join("; ")}`
-      : undefined,
+    note: status === "proved"
+      ? undefined
+      : `${proved} of ${valid.length} instances proved; ${[...new Set(why)].join("; ")}; ${cases} test cases agree`,
     ms: performance.now() - t0,
   };
 }
