@@ -135,13 +135,19 @@ function broadcastShape(t: Try, s: number[]): number[] {
   return s.slice(s.length - k).map((d) => (t.r() < 0.3 ? 1 : d));
 }
 
-function floatValues(t: Try, v: string, n: number): number[] {
+function floatValues(t: Try, v: string, n: number, positive = false): number[] {
   const hints = t.hints.get(v) ?? [];
   if (hints.length && t.r() < 0.75) {
     const h = pick(t.r, hints);
     return new Array(n).fill(h);
   }
-  return Array.from({ length: n }, () => Math.round((t.r() * 4 - 2) * 64) / 64 || 0.5);
+  const x = () => Math.round((t.r() * 4 - 2) * 64) / 64 || 0.5;
+  return Array.from({ length: n }, () => (positive ? Math.abs(x()) + 0.25 : x()));
+}
+
+/** Constants that are positive in any model that makes sense (a BatchNormalization's variance). */
+function positiveSlot(op: string, slot: number): boolean {
+  return op === "BatchNormalization" && slot === 4;
 }
 
 /** The shape a data variable gets in child slot `slot` of `op`, given its earlier siblings. */
@@ -338,10 +344,12 @@ function build(
         const shape = dataShape(t, ctx.op, ctx.slot, ctx.sib);
         const asConst = t.constVars.has(p.name) || (t.r() < 0.15 && ctx.slot > 0);
         const bool = (ctx.op === "Where" && ctx.slot === 0) || ["Not", "And", "Or", "Xor"].includes(ctx.op);
-        id = bool
-          ? addInput(t, p.name, shape, DataType.BOOL)
-          : asConst
-          ? addConst(t, p.name, fromNumbers(DataType.FLOAT, shape, floatValues(t, p.name, sizeOf(shape))))
+        id = bool ? addInput(t, p.name, shape, DataType.BOOL) : asConst
+          ? addConst(
+            t,
+            p.name,
+            fromNumbers(DataType.FLOAT, shape, floatValues(t, p.name, sizeOf(shape), positiveSlot(ctx.op, ctx.slot))),
+          )
           : addInput(t, p.name, shape);
       }
       t.classes.set(p.name, id);
@@ -434,12 +442,13 @@ function patternVars(ps: readonly Pattern[]): string[] {
 function leafCost(leaves: Map<ClassId, unknown>): CostModel {
   return {
     name: "verify",
-    nodeCost: (eg, n: ENode) => {
+    nodeCost: (eg, n: ENode, cls: ClassId) => {
       if (n.op === "$in" || n.op === "$none" || n.op === "$out") return 0;
       if (n.op === "$const") {
-        // a leaf constant is free; a folded one is only a fallback
-        for (const id of leaves.keys()) if (eg.eclass(id).nodes.includes(n)) return 0;
-        return 1e6;
+        // a leaf constant, or one a builder made, is free; a value the e-graph folded from ops is only a
+        // fallback (exact arithmetic needs the ops)
+        if (leaves.has(eg.find(cls))) return 0;
+        return eg.eclass(cls).nodes.some((x) => !x.op.startsWith("$")) ? 1e6 : 0;
       }
       return 1;
     },
