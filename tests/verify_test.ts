@@ -81,3 +81,19 @@ Deno.test("instances respect the rule's guard and shapes: x + 0 = x only where 0
     assertEquals((out.get("lhs0") as Tensor).dims, (out.get("rhs0") as Tensor).dims);
   }
 });
+
+Deno.test("a rule Z3 cannot decide in its time limit is 'unknown', promptly; with time it is proved", async () => {
+  const [rule] = parseRules(
+    "matmul-assoc: (MatMul (MatMul ?a ?b) ?c) => (MatMul ?a (MatMul ?b ?c)) if (rank ?a 2) (rank ?b 2) (rank ?c 2)",
+    "t.rules",
+    "user",
+  );
+  const t0 = performance.now();
+  const hurried = await verifyRule(rule, { timeoutMs: 1 });
+  assertEquals(hurried.status, "unknown", hurried.note);
+  assert(/timeout/.test(hurried.note ?? ""), hurried.note);
+  assert(performance.now() - t0 < 30_000, "a timed-out rule must not hang");
+  const patient = await verifyRule(rule, { timeoutMs: 10_000 });
+  assertEquals(patient.status, "proved", patient.note);
+  assert(patient.shapes.length >= 3 && patient.shapes.every((s) => /\?a: float32\[\d,\d\]/.test(s)), patient.shapes.join());
+});
