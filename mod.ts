@@ -49,3 +49,6 @@ export { extractGreedy } from "./egraph/extract_greedy.ts";
 export { extractIlp } from "./egraph/extract_ilp.ts";
 export { type RunReport, runRules, type StopReason } from "./egraph/runner.ts";
 export { checkEquivalent } from "./verify/check.ts";
+export { type Counterexample, type Verdict, type VerdictStatus, verifyRule, type VerifyOptions } from "./verify/verify_rule.ts";
+export { type RuleInstance, ruleInstances } from "./verify/instances.ts";
+export { gateRules, type GateReport } from "./verify/gate.ts";
