@@ -472,6 +472,8 @@ export function ruleInstances(rule: Rule, opts: InstanceOptions = {}): RuleInsta
   const { constVars, hints } = guardFacts(rule.guardCalls);
   const out: RuleInstance[] = [];
   const seen = new Set<string>();
+  // prefer instances with ranks not yet covered: every rank the rule allows, before repeats
+  const ranksSeen = new Set<string>();
   for (let k = 0; k < tries && out.length < want; k++) {
     const opset = pick(r, opsetChoices);
     const opsets = [{ domain: "", version: opset }, { domain: "com.microsoft", version: 1 }];
@@ -504,6 +506,9 @@ export function ruleInstances(rule: Rule, opts: InstanceOptions = {}): RuleInsta
     t.notes.unshift(`opset ${opset}`);
     const key = t.notes.join("; ");
     if (seen.has(key)) continue;
+    // distinct ranks and attribute values (a permutation, an axis) count as new ground
+    const ranks = [...t.shapes.values()].map((x) => x.length).join(",") + JSON.stringify([...t.attrs.values()]);
+    if (ranksSeen.has(ranks) && k < tries * 0.75) continue;
     const env: MatchEnv = { eg, defaults: attrDefaults };
     const match = searchPatterns(env, rule.lhs).find((m) => m.roots.every((c, i) => eg.find(c) === eg.find(roots[i])));
     if (!match) continue;
@@ -519,6 +524,7 @@ export function ruleInstances(rule: Rule, opts: InstanceOptions = {}): RuleInsta
     if (!rhs || rhs.some((c) => c === undefined)) continue;
     eg.rebuild();
     seen.add(key);
+    ranksSeen.add(ranks);
     out.push(toModel(t, rule, roots, rhs as ClassId[], opsets));
   }
   return out;

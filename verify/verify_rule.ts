@@ -75,7 +75,7 @@ export type Prover = (
 /** Options for `verifyRule`. */
 export interface VerifyOptions {
   seed?: number;
-  /** instances to build (default 6) */
+  /** instances to build (default 10) */
   instances?: number;
   /** Z3 per query (default 5000 ms); `prover: null` tests only */
   timeoutMs?: number;
@@ -153,7 +153,7 @@ function counterexample(inst: RuleInstance, d: Difference, by: "test" | "z3"): C
 export async function verifyRule(rule: Rule, opts: VerifyOptions = {}): Promise<Verdict> {
   const t0 = performance.now();
   const base = { name: rule.name, file: rule.file, line: rule.line };
-  const insts = ruleInstances(rule, { seed: opts.seed ?? 1, want: opts.instances ?? 6 });
+  const insts = ruleInstances(rule, { seed: opts.seed ?? 1, want: opts.instances ?? 10 });
   const valid: RuleInstance[] = [];
   let cases = 0, maxError = 0;
   const invalid: string[] = [];
