@@ -56,10 +56,30 @@ export async function runOrt(
       file,
     );
   }
-  const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
+  const res = await session.run(ortFeeds(ort.Tensor, inputs));
+  const out = new Map<string, Tensor>();
+  for (const [name, t] of Object.entries(res)) {
+    const dtype = FROM_ORT[t.type];
+    if (dtype === undefined) continue;
+    out.set(name, new Tensor(dtype, [...t.dims], t.data as Float32Array));
+  }
+  await session.release();
+  return out;
+}
+
+/**
+ * Saturn tensors as ONNX Runtime tensors (for onnxruntime-node and onnxruntime-web alike: pass
+ * the package's `Tensor` class).
+ */
+export function ortFeeds<T>(
+  // deno-lint-ignore no-explicit-any
+  OrtTensor: new (type: any, data: any, dims: number[]) => T,
+  inputs: ReadonlyMap<string, Value>,
+): Record<string, T> {
+  const feeds: Record<string, T> = {};
   for (const [name, v] of inputs) {
     if (!(v instanceof Tensor)) {
-      throw new SaturnError("BAD_INPUT", `input '${name}': ONNX Runtime comparison takes tensors only`, name);
+      throw new SaturnError("BAD_INPUT", `input '${name}': ONNX Runtime takes tensors only`, name);
     }
     const type = ORT_TYPES[v.dtype];
     if (!type) {
@@ -69,16 +89,7 @@ export async function runOrt(
         name,
       );
     }
-    // deno-lint-ignore no-explicit-any
-    feeds[name] = new ort.Tensor(type as any, v.data as any, [...v.dims]);
+    feeds[name] = new OrtTensor(type, v.data, [...v.dims]);
   }
-  const res = await session.run(feeds);
-  const out = new Map<string, Tensor>();
-  for (const [name, t] of Object.entries(res)) {
-    const dtype = FROM_ORT[t.type];
-    if (dtype === undefined) continue;
-    out.set(name, new Tensor(dtype, [...t.dims], t.data as Float32Array));
-  }
-  await session.release();
-  return out;
+  return feeds;
 }
