@@ -2,10 +2,10 @@
  * Saturn's command line: a thin shell over the library. Every command accepts `--json`.
  *
  *   deno run -A cli.ts inspect MODEL
- *   deno run -A cli.ts run MODEL --backend ref [--inputs FILE.json | --seed N] [--compare ort]
+ *   deno run -A cli.ts run MODEL [--backend webgpu|ref] [--inputs FILE.json | --seed N] [--compare ort|ref]
  *   deno run -A cli.ts optimize MODEL [-o OUT] [--rules FILE…] [--without PACK…] [--check]
  *   deno run -A cli.ts verify [FILE…] [--all] [--json]
- *   deno run -A cli.ts conformance [DIR…] [--backend ref]
+ *   deno run -A cli.ts conformance [DIR…] [--backend ref|webgpu]
  *
  * Errors a user can cause print one line and exit 2 (stack traces with `--debug`).
  * @module
@@ -18,9 +18,9 @@ commands:
   optimize MODEL [-o OUT] [--rules FILE…] [--without PACK…] [--time-limit S] [--node-limit N]
            [--extract greedy|ilp] [--check] [--json]   rewrite by equality saturation; writes MODEL.opt.onnx
   inspect MODEL [--json]                       IR, opsets, inputs/outputs, op histogram, parameters
-  run MODEL --backend ref [--inputs F.json | --seed N] [--compare ort] [--json]
+  run MODEL [--backend webgpu|ref] [--inputs F.json | --seed N] [--dim name=N…] [--compare ort|ref] [--profile] [--json]
   verify [FILE…] [--all] [--json]             verdicts for rules (proved/tested/refuted/unknown); exit 1 on a refuted rule
-  conformance [DIR…] [--backend ref] [--filter RE] [--json]
+  conformance [DIR…] [--backend ref|webgpu] [--filter RE] [--json]
 options: --debug (stack traces)`;
 
 async function main(argv: string[]): Promise<number> {
@@ -39,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
       case "verify":
         return await (await import("./cli/verify.ts")).verifyCommand(rest, io);
       case "conformance":
-        return (await import("./cli/conformance.ts")).conformanceCommand(rest, io);
+        return await (await import("./cli/conformance.ts")).conformanceCommand(rest, io);
       case undefined:
       case "help":
       case "--help":

@@ -26,7 +26,8 @@ export type SaturnErrorCode =
   | "BAD_INPUT"
   | "BAD_ARGUMENT"
   | "MISMATCH"
-  | "RULE_ERROR";
+  | "RULE_ERROR"
+  | "NO_GPU";
 
 /** An error in what the user gave Saturn (model, inputs, arguments). */
 export class SaturnError extends Error {

@@ -49,6 +49,24 @@ export { extractGreedy } from "./egraph/extract_greedy.ts";
 export { extractIlp } from "./egraph/extract_ilp.ts";
 export { type RunReport, runRules, type StopReason } from "./egraph/runner.ts";
 export { checkEquivalent } from "./verify/check.ts";
-export { type Counterexample, type Verdict, type VerdictStatus, verifyRule, type VerifyOptions } from "./verify/verify_rule.ts";
+export {
+  type Counterexample,
+  type Verdict,
+  type VerdictStatus,
+  type VerifyOptions,
+  verifyRule,
+} from "./verify/verify_rule.ts";
 export { type RuleInstance, ruleInstances } from "./verify/instances.ts";
-export { gateRules, type GateReport } from "./verify/gate.ts";
+export { type GateReport, gateRules } from "./verify/gate.ts";
+export { acquireDevice, type GpuContext, NO_GPU } from "./webgpu/device.ts";
+export { createSession, type KernelTime, type Session, type SessionOptions } from "./webgpu/session.ts";
+export {
+  type KernelPlan,
+  planModel,
+  type PlanOptions,
+  type UnsupportedNode,
+  unsupportedNodes,
+} from "./codegen/plan.ts";
+export { loweredOps } from "./codegen/lower.ts";
+export { type MemoryPlan, planMemory } from "./webgpu/memory.ts";
+export { runConformanceGpu } from "./webgpu/conformance.ts";

@@ -1,11 +1,13 @@
 /**
- * `saturn conformance [DIR…] [--backend ref] [--filter RE] [--json]`.
+ * `saturn conformance [DIR…] [--backend ref|webgpu] [--filter RE] [--json]`.
+ * `--backend webgpu` runs the tests through WebGPU: tests of ops the backend lacks are
+ * unsupported, never failed.
  * @module
  */
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { perOp, runConformance } from "../conformance/runner.ts";
+import { type ConformanceOptions, type ConformanceReport, perOp, runConformance } from "../conformance/runner.ts";
 import { SaturnError } from "../errors.ts";
 import { type CliIO, progress } from "./io.ts";
 
@@ -18,8 +20,8 @@ export const DEFAULT_TESTS: string = path.join(
   "onnx-tests",
 );
 
-/** Run the command; returns the exit code (1 when any test failed). */
-export function conformanceCommand(args: string[], io: CliIO): number {
+/** Run the command; returns the exit code (1 when any test failed). WebGPU runs resolve asynchronously. */
+export function conformanceCommand(args: string[], io: CliIO): number | Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -30,8 +32,8 @@ export function conformanceCommand(args: string[], io: CliIO): number {
       verbose: { type: "boolean", short: "v", default: false },
     },
   });
-  if (values.backend !== "ref") {
-    throw new SaturnError("BAD_ARGUMENT", `--backend ${values.backend}: only 'ref' exists so far`);
+  if (values.backend !== "ref" && values.backend !== "webgpu") {
+    throw new SaturnError("BAD_ARGUMENT", `--backend ${values.backend}: expected ref or webgpu`);
   }
   let filter: RegExp | undefined;
   try {
@@ -41,7 +43,7 @@ export function conformanceCommand(args: string[], io: CliIO): number {
   }
   const dirs = positionals.length ? positionals : [DEFAULT_TESTS];
   const bar = values.json ? undefined : progress(io, "conformance");
-  const report = runConformance(dirs, {
+  const opts: ConformanceOptions = {
     filter,
     onResult: (r, done, total) => {
       if (values.verbose || (r.status === "failed" && !values.json)) {
@@ -50,9 +52,25 @@ export function conformanceCommand(args: string[], io: CliIO): number {
       }
       bar?.update(`${done}/${total} ${r.name}`);
     },
-  });
-  bar?.clear();
-  if (values.json) {
+  };
+  const finish = (report: ConformanceReport): number => {
+    bar?.clear();
+    return printReport(report, values.json, io);
+  };
+  if (values.backend === "webgpu") {
+    return import("../webgpu/conformance.ts").then((m) => m.runConformanceGpu(dirs, opts)).then(finish, (e) => {
+      // cli.ts does not await this promise inside its try: report the user's errors here
+      if (!(e instanceof SaturnError)) throw e;
+      bar?.clear();
+      io.err(`saturn: ${e.message}`);
+      return 2;
+    });
+  }
+  return finish(runConformance(dirs, opts));
+}
+
+function printReport(report: ConformanceReport, json: boolean, io: CliIO): number {
+  if (json) {
     io.out(JSON.stringify({
       passed: report.passed,
       failed: report.failed,

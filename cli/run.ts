@@ -1,7 +1,10 @@
 /**
- * `saturn run MODEL --backend ref [--inputs FILE.json | --seed N] [--dim name=N…] [--compare ort] [--json]`.
- * Runs the reference interpreter; with `--compare ort` also onnxruntime-node on the same inputs,
- * printing each output's max absolute and relative error, exit 1 beyond atol 1e-4 / rtol 1e-3.
+ * `saturn run MODEL [--backend webgpu|ref] [--inputs FILE.json | --seed N] [--dim name=N…]
+ * [--compare ort|ref] [--profile] [--json]`.
+ * Runs the model on WebGPU (the default) or the reference interpreter; with `--compare ort` also
+ * onnxruntime-node on the same inputs (`--compare ref`: the reference interpreter), printing each
+ * output's max absolute and relative error, exit 1 beyond atol 1e-4 / rtol 1e-3. `--profile` times
+ * each WebGPU kernel with timestamp queries and prints the slowest.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -13,6 +16,8 @@ import { runOrt } from "../verify/ort.ts";
 import { compareTensors, errorStats } from "../conformance/compare.ts";
 import { dtypeName, isFloat } from "../ir/dtype.ts";
 import { Tensor, toNumbers } from "../ir/tensor.ts";
+import type { Value } from "../ir/values.ts";
+import type { Model } from "../ir/graph.ts";
 import type { CliIO } from "./io.ts";
 
 /** Tolerances of `--compare`. */
@@ -35,20 +40,28 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     args,
     allowPositionals: true,
     options: {
-      backend: { type: "string", default: "ref" },
+      backend: { type: "string", default: "webgpu" },
       inputs: { type: "string" },
       seed: { type: "string" },
       dim: { type: "string", multiple: true },
       compare: { type: "string" },
+      profile: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
     },
   });
   if (positionals.length !== 1) throw new SaturnError("BAD_ARGUMENT", "run takes one model path");
-  if (values.backend !== "ref") {
-    throw new SaturnError("BAD_ARGUMENT", `--backend ${values.backend}: only 'ref' exists so far`);
+  const backend = values.backend;
+  if (backend !== "ref" && backend !== "webgpu") {
+    throw new SaturnError("BAD_ARGUMENT", `--backend ${backend}: expected webgpu or ref`);
   }
-  if (values.compare !== undefined && values.compare !== "ort") {
-    throw new SaturnError("BAD_ARGUMENT", `--compare ${values.compare}: only 'ort' is supported`);
+  if (values.compare !== undefined && values.compare !== "ort" && values.compare !== "ref") {
+    throw new SaturnError("BAD_ARGUMENT", `--compare ${values.compare}: expected ort or ref`);
+  }
+  if (values.compare === "ref" && backend === "ref") {
+    throw new SaturnError(
+      "BAD_ARGUMENT",
+      "--compare ref compares with the reference backend itself: use --backend webgpu",
+    );
   }
   if (values.inputs && values.seed !== undefined) {
     throw new SaturnError("BAD_ARGUMENT", "give --inputs or --seed, not both");
@@ -63,30 +76,56 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   }
   const file = positionals[0];
   const model = loadOnnx(file);
-  const missing = findUnsupported(model);
-  if (missing) {
-    throw new SaturnError(
-      "UNSUPPORTED_OP",
-      `op ${missing.domain ? missing.domain + "." : ""}${missing.opType} (node '${
-        missing.name || missing.outputs[0]
-      }') is not supported by the reference backend`,
-      missing.name,
-    );
-  }
+  if (backend === "ref") requireReference(model, "reference");
   const inputs = values.inputs
     ? inputsFromJson(model, new TextDecoder().decode(readFileOrFail(values.inputs)), values.inputs)
     : randomInputs(model, { seed, dims });
-  const t0 = performance.now();
-  const outs = runModel(model, inputs);
-  const ms = performance.now() - t0;
-  const ort = values.compare === "ort" ? await runOrt(file, inputs) : undefined;
+  let outs: Map<string, Value | undefined>;
+  let ms: number;
+  let device: string | undefined;
+  let setupMs: number | undefined;
+  let profile: { kernel: string; nodes: string[]; ms: number }[] | undefined;
+  if (values.profile && backend !== "webgpu") throw new SaturnError("BAD_ARGUMENT", "--profile needs --backend webgpu");
+  if (backend === "webgpu") {
+    const { createSession } = await import("../webgpu/session.ts");
+    const inputShapes: Record<string, number[]> = {};
+    for (const [k, v] of inputs) if (v instanceof Tensor) inputShapes[k] = [...v.dims];
+    const t0 = performance.now();
+    const session = await createSession(model, { dims, inputShapes, profile: values.profile });
+    setupMs = performance.now() - t0;
+    device = session.device;
+    try {
+      const t1 = performance.now();
+      outs = await session.run(inputs);
+      ms = performance.now() - t1;
+      if (values.profile) {
+        // a second run: the first one includes shader compilation on many drivers
+        await session.run(inputs);
+        profile = session.lastProfile;
+      }
+    } finally {
+      session.destroy();
+    }
+  } else {
+    const t0 = performance.now();
+    outs = runModel(model, inputs);
+    ms = performance.now() - t0;
+  }
+  let refOuts: Map<string, Value | undefined> | undefined;
+  if (values.compare === "ref") {
+    requireReference(model, "reference");
+    refOuts = runModel(model, inputs);
+  }
+  const ort = values.compare === "ort" ? await runOrt(file, inputs) : refOuts;
+  const against = values.compare === "ref" ? "the reference interpreter" : "ONNX Runtime";
+  const vs = values.compare === "ref" ? "ref" : "ort";
   let bad = 0;
   const rows = [...outs].map(([name, v]) => {
     if (!(v instanceof Tensor)) return { name, kind: v?.kind ?? "none" };
     const row: Record<string, unknown> = { name, dtype: dtypeName(v.dtype), shape: [...v.dims], preview: preview(v) };
     if (ort) {
       const r = ort.get(name);
-      if (!r) {
+      if (!(r instanceof Tensor)) {
         row.ort = "missing";
         bad++;
       } else {
@@ -111,33 +150,67 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     io.out(
       JSON.stringify({
         file,
-        backend: "ref",
+        backend,
+        ...(device ? { device } : {}),
         ms: Math.round(ms * 10) / 10,
+        ...(setupMs !== undefined ? { setupMs: Math.round(setupMs * 10) / 10 } : {}),
         seed: values.inputs ? null : seed,
         outputs: rows,
-        ...(ort ? { compare: "ort", match: bad === 0 } : {}),
+        ...(ort ? { compare: vs, match: bad === 0 } : {}),
+        ...(profile ? { profile } : {}),
       }),
     );
   } else {
-    io.out(`${file}: ran on the reference backend in ${ms.toFixed(1)} ms`);
+    io.out(
+      backend === "webgpu"
+        ? `${file}: ran on WebGPU (${device}) in ${ms.toFixed(1)} ms (setup ${setupMs!.toFixed(1)} ms)`
+        : `${file}: ran on the reference backend in ${ms.toFixed(1)} ms`,
+    );
     for (const r of rows) {
       let line = `  ${r.name}: ${r.dtype}[${(r.shape as number[] | undefined)?.join(",") ?? ""}] ${r.preview ?? ""}`;
       if (ort) {
         line += r.ort === "missing"
-          ? "  (ONNX Runtime gave no such output)"
-          : `  vs ort: max abs err ${Number(r.maxAbsError).toExponential(2)}, max rel err ${
+          ? `  (${against} gave no such output)`
+          : `  vs ${vs}: max abs err ${Number(r.maxAbsError).toExponential(2)}, max rel err ${
             Number(r.maxRelError).toExponential(2)
           }${r.match ? "" : `  MISMATCH: ${r.mismatch}`}`;
       }
       io.out(line);
     }
+    if (values.profile) printProfile(profile, io);
     if (ort) {
       io.out(
         bad
           ? `${bad} output(s) differ beyond atol 1e-4, rtol 1e-3`
-          : "all outputs match ONNX Runtime (atol 1e-4, rtol 1e-3)",
+          : `all outputs match ${against} (atol 1e-4, rtol 1e-3)`,
       );
     }
   }
   return bad ? 1 : 0;
+}
+
+/** Fail with one line when the reference interpreter lacks an op of `model`. */
+function requireReference(model: Model, what: string): void {
+  const missing = findUnsupported(model);
+  if (missing) {
+    throw new SaturnError(
+      "UNSUPPORTED_OP",
+      `op ${missing.domain ? missing.domain + "." : ""}${missing.opType} (node '${
+        missing.name || missing.outputs[0]
+      }') is not supported by the ${what} backend`,
+      missing.name,
+    );
+  }
+}
+
+function printProfile(profile: { kernel: string; nodes: string[]; ms: number }[] | undefined, io: CliIO): void {
+  if (!profile) {
+    io.out("  profile: this adapter has no timestamp queries");
+    return;
+  }
+  const total = profile.reduce((a, k) => a + k.ms, 0);
+  io.out(`  profile: ${profile.length} kernels, ${total.toFixed(3)} ms of GPU time (second run); slowest:`);
+  for (const k of [...profile].sort((a, b) => b.ms - a.ms).slice(0, 10)) {
+    io.out(`    ${k.ms.toFixed(3).padStart(9)} ms  ${k.kernel} (${k.nodes.filter((n) => n).join(", ")})`);
+  }
 }

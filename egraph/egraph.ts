@@ -47,7 +47,7 @@ export class EGraph {
   #pending: ClassId[] = [];
   #analysisPending: ClassId[] = [];
   /** Classes holding each op (ids may be stale: canonicalize with `find`). */
-  readonly byOp = new Map<string, Set<ClassId>>();
+  readonly byOp: Map<string, Set<ClassId>> = new Map();
   /** Opsets the ops are typed and run under. */
   readonly opsets: readonly OpsetImport[];
   /** Total e-nodes added (the node-limit measure). */

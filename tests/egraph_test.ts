@@ -10,7 +10,7 @@ import { makeENode } from "../egraph/enode.ts";
 import { type Library, type MatchEnv, type Pattern, searchPatterns } from "../egraph/pattern.ts";
 import { runRules } from "../egraph/runner.ts";
 import type { Rule } from "../rules/rule.ts";
-import { float32Tensor, loadOnnx, randomInputs, runModel, Tensor, toNumbers } from "../mod.ts";
+import { float32Tensor, loadOnnx, randomInputs, runModel, type Tensor, toNumbers } from "../mod.ts";
 import { compareTensors } from "../conformance/compare.ts";
 import { optimizeModel } from "../optimize/optimize.ts";
 import { modelPath, MODELS } from "./_helpers.ts";

@@ -1,0 +1,86 @@
+/**
+ * What the code generator produces: kernels (WGSL source, entry point, the values each binding
+ * holds, the dispatch size) and the storage element type each ONNX dtype has on the GPU.
+ *
+ * Storage convention on the GPU: float32 → `f32`; bool → `u32` (0/1); uint32 → `u32`; int8,
+ * uint8, int16, uint16, int32 and int64 → `i32` (int64 values are narrowed to 32 bits on upload
+ * and fail clearly when they do not fit). Other dtypes (float16, float64, uint64, strings…) have
+ * no GPU storage here and make a node unsupported.
+ * @module
+ */
+import { DataType, dtypeName } from "../ir/dtype.ts";
+import type { Tensor } from "../ir/tensor.ts";
+
+/** A WGSL scalar type that holds one element of a tensor in a storage buffer. */
+export type ElemType = "f32" | "i32" | "u32";
+
+/** One binding of a kernel: the value (by graph name) its buffer holds, and how it is used. */
+export interface Binding {
+  value: string;
+  access: "read" | "read_write";
+}
+
+/** One compute dispatch: a pure function of shapes, so equal sources share one pipeline. */
+export interface KernelSpec {
+  /** what it computes, e.g. `MatMul+Add+Relu` */
+  name: string;
+  /** the graph nodes it covers */
+  nodes: string[];
+  wgsl: string;
+  entryPoint: string;
+  /** @group(0) @binding(i) holds `bindings[i].value` */
+  bindings: Binding[];
+  /** workgroup counts; a kernel with a zero count is skipped */
+  dispatch: [number, number, number];
+  /** constants the kernel brings itself (tables computed at plan time), bound like weights */
+  constants?: Map<string, Tensor>;
+}
+
+/** What the generator knows of the device it targets (kernel choices, never semantics). */
+export interface Target {
+  /** a software adapter (llvmpipe): prefer kernels that compile fast over peak speed */
+  software?: boolean;
+}
+
+/** The GPU storage type of an ONNX dtype, or undefined when the backend cannot hold it. */
+export function storageType(dtype: number): ElemType | undefined {
+  switch (dtype) {
+    case DataType.FLOAT:
+      return "f32";
+    case DataType.BOOL:
+    case DataType.UINT32:
+      return "u32";
+    case DataType.INT8:
+    case DataType.UINT8:
+    case DataType.INT16:
+    case DataType.UINT16:
+    case DataType.INT32:
+    case DataType.INT64:
+      return "i32";
+    default:
+      return undefined;
+  }
+}
+
+/** Like `storageType`, but throws a plain Error naming the dtype (callers turn it into a SaturnError). */
+export function requireStorage(dtype: number): ElemType {
+  const t = storageType(dtype);
+  if (!t) throw new UnsupportedError(`element type ${dtypeName(dtype)} has no WebGPU storage here`);
+  return t;
+}
+
+/** Raised by lowerings for what the backend cannot do; the planner names the node and op. */
+export class UnsupportedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UnsupportedError";
+  }
+}
+
+/** Throw an `UnsupportedError`. */
+export function unsupported(message: string): never {
+  throw new UnsupportedError(message);
+}
+
+/** Bytes one element takes on the GPU (every storage type is 32-bit). */
+export const ELEM_BYTES = 4;

@@ -1,0 +1,430 @@
+/**
+ * The WebGPU backend: the six shared models (and their `optimize`d versions) against
+ * onnxruntime-node, the tiled MatMul at odd sizes against the reference interpreter, the ONNX
+ * node tests of the ops the backend implements, unsupported ops, fusion and memory planning.
+ * Runs on any adapter (llvmpipe on CI: shapes stay small); skipped when WebGPU has none.
+ * @module
+ */
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { assert, assertEquals } from "./_assert.ts";
+import { modelPath, MODELS, SHARED } from "./_helpers.ts";
+import { SaturnError } from "../errors.ts";
+import { loadOnnx } from "../onnx/load.ts";
+import type { Attribute, Model, Node } from "../ir/graph.ts";
+import { DataType } from "../ir/dtype.ts";
+import { float32Tensor, int64Tensor, Tensor } from "../ir/tensor.ts";
+import { runModel } from "../ir/interpreter.ts";
+import { randomInputs, rng } from "../verify/inputs.ts";
+import { runOrt } from "../verify/ort.ts";
+import { compareTensors } from "../conformance/compare.ts";
+import { planModel, unsupportedNodes } from "../codegen/plan.ts";
+import { createSession } from "../webgpu/session.ts";
+import { runConformanceGpu } from "../webgpu/conformance.ts";
+
+const adapter = await navigator.gpu?.requestAdapter().catch(() => null) ?? null;
+const ignore = adapter === null;
+if (ignore) console.warn("webgpu_test: no WebGPU adapter here; GPU tests skipped");
+
+const TOL = { atol: 1e-4, rtol: 1e-3 };
+const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
+
+/** Run a model file on WebGPU and in ONNX Runtime on seeded inputs; assert every output matches. */
+async function matchesOrt(file: string, seed = 0): Promise<void> {
+  const model = loadOnnx(file);
+  const inputs = randomInputs(model, { seed });
+  const session = await createSession(model);
+  try {
+    const got = await session.run(inputs);
+    const want = await runOrt(file, inputs);
+    for (const [name, t] of want) {
+      const why = compareTensors(got.get(name)!, t, TOL);
+      assert(!why, `${path.basename(file)} output '${name}': ${why}`);
+    }
+  } finally {
+    session.destroy();
+  }
+}
+
+for (const name of MODELS) {
+  Deno.test({
+    name: `webgpu runs ${name} and matches onnxruntime-node`,
+    ignore,
+    fn: () => matchesOrt(modelPath(name)),
+  });
+}
+
+const optDir = Deno.makeTempDirSync({ prefix: "saturn_webgpu_" });
+for (const name of MODELS) {
+  Deno.test({
+    name: `webgpu runs the optimized ${name} and matches onnxruntime-node`,
+    ignore,
+    async fn() {
+      const out = path.join(optDir, `${name}.opt.onnx`);
+      const p = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", CLI, "optimize", modelPath(name), "-o", out, "--json"],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(p.code, 0, new TextDecoder().decode(p.stderr));
+      const ops = JSON.parse(new TextDecoder().decode(p.stdout)).opsAfter as Record<string, number>;
+      if (name === "squeezenet1_1") assert(ops["com.microsoft.FusedConv"] > 0, "expected FusedConv nodes");
+      if (name === "bert_tiny") assert(ops["com.microsoft.Gelu"] > 0, "expected Gelu nodes");
+      await matchesOrt(out, 1);
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// small graphs
+
+function attr(name: string, value: number | number[] | string): Attribute {
+  if (typeof value === "string") return { name, type: "string", value };
+  if (Array.isArray(value)) return { name, type: "ints", value };
+  return Number.isInteger(value) ? { name, type: "int", value } : { name, type: "float", value };
+}
+
+function node(opType: string, inputs: string[], outputs: string[], attrs: Attribute[] = [], domain = ""): Node {
+  return { name: `${opType}_${outputs[0]}`, opType, domain, inputs, outputs, attributes: attrs };
+}
+
+function graphModel(
+  nodes: Node[],
+  inputs: Record<string, number[]>,
+  outputs: string[],
+  inits: Record<string, Tensor> = {},
+  inputDtype: DataType = DataType.FLOAT,
+): Model {
+  return {
+    irVersion: 8,
+    opsetImports: [{ domain: "", version: 17 }, { domain: "com.microsoft", version: 1 }],
+    metadataProps: [],
+    trainingInfo: [],
+    functions: [],
+    graph: {
+      name: "g",
+      nodes,
+      inputs: Object.entries(inputs).map(([name, shape]) => ({
+        name,
+        type: { kind: "tensor", dtype: inputDtype, shape },
+      })),
+      outputs: outputs.map((name) => ({ name })),
+      initializers: new Map(Object.entries(inits)),
+      sparseInitializers: [],
+      valueInfo: [],
+    },
+  };
+}
+
+function rand(dims: number[], seed: number): Tensor {
+  const r = rng(seed);
+  const n = dims.reduce((a, b) => a * b, 1);
+  return float32Tensor(dims, Array.from({ length: n }, () => r() * 2 - 1));
+}
+
+/** Run `model` on WebGPU (with `target`) and the reference interpreter; assert outputs match. */
+async function matchesReference(model: Model, inputs: Map<string, Tensor>, software?: boolean): Promise<void> {
+  const session = await createSession(model, software === undefined ? {} : { target: { software } });
+  try {
+    const got = await session.run(inputs);
+    const want = runModel(model, inputs);
+    for (const [name, t] of want) {
+      const why = compareTensors(got.get(name)!, t as Tensor, { atol: 1e-5, rtol: 1e-4 });
+      assert(!why, `output '${name}': ${why}`);
+    }
+  } finally {
+    session.destroy();
+  }
+}
+
+const MATMULS: [number[], number[]][] = [
+  [[1, 1], [1, 1]],
+  [[7, 13], [13, 5]],
+  [[65, 67], [67, 63]],
+  [[2, 3, 7, 13], [3, 13, 5]],
+  [[4, 1, 7, 12], [1, 5, 12, 8]],
+  [[13], [13, 6]],
+  [[5, 13], [13]],
+  [[1, 33, 128], [128, 36]],
+];
+
+Deno.test({
+  name: "tiled MatMul matches the reference at odd sizes, batched and broadcast",
+  ignore,
+  async fn() {
+    for (const [a, b] of MATMULS) {
+      const m = graphModel([node("MatMul", ["a", "b"], ["y"])], { a, b }, ["y"]);
+      await matchesReference(m, new Map([["a", rand(a, 1)], ["b", rand(b, 2)]]));
+    }
+    // the hardware tile (BK 16) on a shape that compiles fast on a software adapter
+    const m = graphModel([node("MatMul", ["a", "b"], ["y"])], { a: [7, 37], b: [37, 9] }, ["y"]);
+    await matchesReference(m, new Map([["a", rand([7, 37], 3)], ["b", rand([37, 9], 4)]]), false);
+  },
+});
+
+Deno.test({
+  name: "Gemm matches the reference with transposes, alpha, beta and a broadcast C",
+  ignore,
+  async fn() {
+    const [M, K, N] = [9, 17, 11];
+    for (const [ta, tb] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+      const a = ta ? [K, M] : [M, K], b = tb ? [N, K] : [K, N];
+      const g = node("Gemm", ["a", "b", "c"], ["y"], [
+        attr("transA", ta),
+        attr("transB", tb),
+        attr("alpha", 0.5),
+        attr("beta", 2.5),
+      ]);
+      const m = graphModel([g], { a, b, c: [N] }, ["y"]);
+      await matchesReference(m, new Map([["a", rand(a, 1)], ["b", rand(b, 2)], ["c", rand([N], 3)]]));
+    }
+  },
+});
+
+Deno.test({
+  name: "Conv variants (strided, padded, grouped, depthwise, 1x1, FusedConv) match the reference",
+  ignore,
+  async fn() {
+    const cases: [number[], number[], Attribute[]][] = [
+      [[1, 3, 9, 11], [8, 3, 3, 3], [attr("pads", [1, 0, 1, 2]), attr("strides", [2, 1])]],
+      [[2, 4, 7, 7], [8, 2, 3, 3], [attr("group", 2), attr("dilations", [2, 1])]],
+      [[1, 6, 8, 8], [6, 1, 3, 3], [attr("group", 6), attr("pads", [1, 1, 1, 1])]],
+      [[1, 8, 5, 6], [12, 8, 1, 1], []],
+      [[2, 8, 5, 6], [12, 8, 1, 1], []],
+      [[1, 3, 10], [5, 3, 4], [attr("auto_pad", "SAME_UPPER")]],
+    ];
+    for (const [x, w, attrs] of cases) {
+      const m = graphModel([node("Conv", ["x", "w", "b"], ["y"], attrs)], { x, w, b: [w[0]] }, ["y"]);
+      await matchesReference(m, new Map([["x", rand(x, 1)], ["w", rand(w, 2)], ["b", rand([w[0]], 3)]]));
+    }
+    const fc = node("FusedConv", ["x", "w", "b"], ["y"], [attr("activation", "LeakyRelu"), {
+      name: "activation_params",
+      type: "floats",
+      value: [0.2],
+    }], "com.microsoft");
+    const m = graphModel([fc], { x: [1, 4, 6, 6], w: [8, 4, 3, 3], b: [8] }, ["y"]);
+    await matchesReference(
+      m,
+      new Map([["x", rand([1, 4, 6, 6], 1)], ["w", rand([8, 4, 3, 3], 2)], ["b", rand([8], 3)]]),
+    );
+  },
+});
+
+Deno.test({
+  name: "an elementwise chain is one kernel, and a MatMul takes its bias add and activation as an epilogue",
+  async fn() {
+    const chain = graphModel(
+      [node("Add", ["x", "b"], ["t"]), node("Relu", ["t"], ["u"]), node("Mul", ["u", "s"], ["y"])],
+      { x: [3, 4] },
+      ["y"],
+      { b: float32Tensor([4], [1, 2, 3, 4]), s: float32Tensor([], [0.5]) },
+    );
+    assertEquals(planModel(chain).kernels.map((k) => k.name), ["Add+Relu+Mul"]);
+    const mm = graphModel(
+      [node("MatMul", ["x", "w"], ["m"]), node("Add", ["m", "b"], ["t"]), node("Relu", ["t"], ["y"])],
+      { x: [5, 8] },
+      ["y"],
+      { w: rand([8, 6], 1), b: rand([6], 2) },
+    );
+    assertEquals(planModel(mm).kernels.map((k) => k.name), ["MatMul+Add+Relu"]);
+    if (!ignore) await matchesReference(mm, new Map([["x", rand([5, 8], 3)]]));
+  },
+});
+
+Deno.test({
+  name: "a profiled session times every kernel with timestamp queries",
+  ignore: ignore || !adapter?.features.has("timestamp-query"),
+  async fn() {
+    const m = graphModel(
+      [node("MatMul", ["x", "w"], ["m"]), node("Softmax", ["m"], ["y"], [attr("axis", -1)])],
+      { x: [5, 8] },
+      ["y"],
+      { w: rand([8, 6], 1) },
+    );
+    const s = await createSession(m, { profile: true });
+    try {
+      const x = new Map([["x", rand([5, 8], 2)]]);
+      const got = (await s.run(x)).get("y")!;
+      assert(!compareTensors(got, runModel(m, x).get("y") as Tensor, TOL), "profiled outputs differ");
+      const p = s.lastProfile!;
+      assertEquals(p.map((k) => k.kernel), ["MatMul", "Softmax"]);
+      assert(p.every((k) => k.ms >= 0 && Number.isFinite(k.ms)), JSON.stringify(p));
+    } finally {
+      s.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name: "views and constant shape math compile to no kernel",
+  async fn() {
+    const m = graphModel(
+      [
+        node("Shape", ["x"], ["s"]),
+        node("Gather", ["s", "i0"], ["d0"], [attr("axis", 0)]),
+        node("Unsqueeze", ["d0", "ax"], ["d0u"]),
+        node("Concat", ["d0u", "minus1"], ["shape"], [attr("axis", 0)]),
+        node("Reshape", ["x", "shape"], ["r"]),
+        node("Identity", ["r"], ["y"]),
+      ],
+      { x: [2, 3, 4] },
+      ["y"],
+      { i0: int64Tensor([], [0]), ax: int64Tensor([1], [0]), minus1: int64Tensor([1], [-1]) },
+    );
+    const plan = planModel(m);
+    assertEquals(plan.kernels.length, 0);
+    assertEquals(plan.outputs[0].dims, [2, 12]);
+    if (ignore) return;
+    const x = rand([2, 3, 4], 1);
+    const s = await createSession(m);
+    const y = (await s.run(new Map([["x", x]]))).get("y")!;
+    s.destroy();
+    assertEquals([...y.dims], [2, 12]);
+    assertEquals([...(y.data as Float32Array)], [...(x.data as Float32Array)]);
+  },
+});
+
+Deno.test({
+  name: "symbolic dims take their sizes from dims (default 1), and other shapes are refused",
+  async fn() {
+    const m = graphModel(
+      [node("MatMul", ["x", "w"], ["t"]), node("Relu", ["t"], ["y"])],
+      { x: [] },
+      ["y"],
+      { w: rand([4, 3], 1) },
+    );
+    m.graph.inputs[0].type = { kind: "tensor", dtype: DataType.FLOAT, shape: ["N", 4] };
+    assertEquals(planModel(m).inputs[0].dims, [1, 4]);
+    assertEquals(planModel(m, { dims: { N: 5 } }).outputs[0].dims, [5, 3]);
+    if (ignore) return;
+    await matchesReference(m, new Map([["x", rand([1, 4], 2)]]));
+    const s = await createSession(m, { dims: { N: 5 } });
+    try {
+      const x = rand([5, 4], 3);
+      const got = (await s.run(new Map([["x", x]]))).get("y")!;
+      assert(!compareTensors(got, runModel(m, new Map([["x", x]])).get("y") as Tensor, TOL));
+      let err: unknown;
+      try {
+        await s.run(new Map([["x", rand([2, 4], 4)]]));
+      } catch (e) {
+        err = e;
+      }
+      assert(err instanceof SaturnError && err.code === "BAD_INPUT", `${err}`);
+    } finally {
+      s.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name: "an op the backend lacks is one SaturnError naming the op and the node, before any GPU work",
+  async fn() {
+    const m = graphModel(
+      [node("Relu", ["x"], ["t"]), node("TopK", ["t", "k"], ["y", "i"], [attr("axis", -1)])],
+      { x: [2, 5] },
+      ["y"],
+      { k: int64Tensor([1], [2]) },
+    );
+    const missing = unsupportedNodes(m);
+    assertEquals(missing.map((u) => [u.op, u.node.name]), [["TopK", "TopK_y"]]);
+    let err: unknown;
+    try {
+      // refused while planning, before the device is touched
+      await createSession(m);
+    } catch (e) {
+      err = e;
+    }
+    assert(err instanceof SaturnError, `expected a SaturnError, got ${err}`);
+    assertEquals(err.code, "UNSUPPORTED_OP");
+    assert(err.message.includes("TopK") && err.message.includes("'TopK_y'"), err.message);
+  },
+});
+
+Deno.test({
+  name: "saturn run prints one line and exits 2 on an op WebGPU lacks",
+  async fn() {
+    const dir = Deno.makeTempDirSync({ prefix: "saturn_webgpu_cli_" });
+    const file = path.join(dir, "topk.onnx");
+    const { saveOnnx } = await import("../onnx/load.ts");
+    saveOnnx(
+      graphModel([node("TopK", ["x", "k"], ["y", "i"])], { x: [2, 5] }, ["y"], { k: int64Tensor([1], [2]) }),
+      file,
+    );
+    const p = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", CLI, "run", file],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(p.stderr).trim();
+    assertEquals(p.code, 2, err);
+    assertEquals(err.split("\n").length, 1, err);
+    assert(err.includes("TopK") && err.includes("WebGPU"), err);
+  },
+});
+
+Deno.test({
+  name: "int64 inputs that do not fit in 32 bits are refused with a SaturnError",
+  ignore,
+  async fn() {
+    const m = graphModel(
+      [node("Gather", ["table", "ids"], ["y"])],
+      { ids: [3] },
+      ["y"],
+      { table: rand([10, 4], 1) },
+      DataType.INT64,
+    );
+    const s = await createSession(m);
+    try {
+      const ok = await s.run(new Map([["ids", int64Tensor([3], [1, -1, 9])]]));
+      const want = runModel(m, new Map([["ids", int64Tensor([3], [1, -1, 9])]])).get("y") as Tensor;
+      assert(!compareTensors(ok.get("y")!, want, TOL));
+      let err: unknown;
+      try {
+        await s.run(new Map([["ids", new Tensor(DataType.INT64, [3], new BigInt64Array([1n, 2n, 1n << 40n]))]]));
+      } catch (e) {
+        err = e;
+      }
+      assert(err instanceof SaturnError && err.code === "BAD_INPUT" && err.message.includes("32 bits"), `${err}`);
+    } finally {
+      s.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name: "the memory plan reuses buffers: bert_tiny's peak is below the sum of its intermediates",
+  ignore,
+  async fn() {
+    const s = await createSession(loadOnnx(modelPath("bert_tiny")));
+    try {
+      const m = s.memory;
+      assert(m.activationBytes < m.unplannedBytes, `${m.activationBytes} ≥ ${m.unplannedBytes}`);
+      assert(m.activationBytes * 3 < m.unplannedBytes, `reuse is weak: ${m.activationBytes} of ${m.unplannedBytes}`);
+      assert(s.peakBytes < m.weightBytes + m.inputBytes + m.unplannedBytes, `peak ${s.peakBytes}`);
+      // every kernel binds buffers that exist, none read and written at once
+      for (const k of s.plan.kernels) {
+        const roots = k.bindings.map((b) => s.plan.values.get(b.value)!.root);
+        const slot = (r: string) => m.slotOf.get(r) ?? r;
+        const written = k.bindings.filter((b) => b.access === "read_write").map((b) =>
+          slot(s.plan.values.get(b.value)!.root)
+        );
+        for (const r of roots.filter((_, i) => k.bindings[i].access === "read")) {
+          assert(!written.includes(slot(r)), `${k.name} reads and writes one buffer`);
+        }
+      }
+    } finally {
+      s.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name: "the ONNX node tests of the ops the backend implements pass on WebGPU",
+  ignore,
+  async fn() {
+    const r = await runConformanceGpu([path.join(SHARED, "onnx-tests")]);
+    const failed = r.tests.filter((t) => t.status === "failed").map((t) => `${t.name}: ${t.reason}`);
+    assertEquals(failed, []);
+    assert(r.passed >= 880, `only ${r.passed} tests passed`);
+  },
+});

@@ -1,0 +1,49 @@
+/**
+ * Tensors to and from the GPU's storage convention (`codegen/kernel.ts`): f32 as is; int64 and
+ * the 8/16/32-bit integers as i32 (int64 values must fit, else a `SaturnError` naming the
+ * input); bool as u32 0/1; and back to each output's own dtype after the read-back.
+ * @module
+ */
+import { SaturnError } from "../errors.ts";
+import { DataType, dtypeName } from "../ir/dtype.ts";
+import { allocate, Tensor } from "../ir/tensor.ts";
+import { gpuBytes } from "../codegen/plan.ts";
+import type { TensorInfo } from "../codegen/lowering.ts";
+
+/** The bytes to upload for a graph input; checks dtype and shape against the plan. */
+export function inputBytes(t: Tensor, want: TensorInfo): Uint8Array {
+  if (t.dtype !== want.dtype) {
+    throw new SaturnError(
+      "BAD_INPUT",
+      `input '${want.name}' is ${dtypeName(t.dtype)}, the model expects ${dtypeName(want.dtype)}`,
+      want.name,
+    );
+  }
+  if (t.dims.length !== want.dims.length || t.dims.some((d, i) => d !== want.dims[i])) {
+    throw new SaturnError(
+      "BAD_INPUT",
+      `input '${want.name}' has shape [${t.dims}], the session was planned for [${want.dims}] (plan with other dims)`,
+      want.name,
+    );
+  }
+  return gpuBytes(t, `input '${want.name}'`, "BAD_INPUT");
+}
+
+/** A tensor of `info`'s dtype and shape from 4-byte GPU elements. */
+export function tensorFromGpu(info: TensorInfo, bytes: ArrayBuffer, offset: number): Tensor {
+  const n = info.dims.reduce((a, d) => a * d, 1);
+  const dims = [...info.dims];
+  switch (info.dtype) {
+    case DataType.FLOAT:
+      return new Tensor(info.dtype, dims, new Float32Array(bytes.slice(offset, offset + 4 * n)));
+    case DataType.INT32:
+      return new Tensor(info.dtype, dims, new Int32Array(bytes.slice(offset, offset + 4 * n)));
+    case DataType.UINT32:
+      return new Tensor(info.dtype, dims, new Uint32Array(bytes.slice(offset, offset + 4 * n)));
+  }
+  const src = info.dtype === DataType.BOOL ? new Uint32Array(bytes, offset, n) : new Int32Array(bytes, offset, n);
+  const out = allocate(info.dtype, n);
+  if (out instanceof BigInt64Array) { for (let i = 0; i < n; i++) out[i] = BigInt(src[i]); }
+  else (out as Int32Array).set(src);
+  return new Tensor(info.dtype, dims, out);
+}
