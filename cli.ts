@@ -5,6 +5,7 @@
  *   deno run -A cli.ts run MODEL [--backend webgpu|ref] [--inputs FILE.json | --seed N] [--compare ort|ref]
  *   deno run -A cli.ts optimize MODEL [-o OUT] [--rules FILE…] [--without PACK…] [--check]
  *   deno run -A cli.ts verify [FILE…] [--all] [--json]
+ *   deno run -A cli.ts compile MODEL -o DIR
  *   deno run -A cli.ts bench MODEL [--vs ortweb,ort] [--iters N] [--profile]
  *   deno run -A cli.ts conformance [DIR…] [--backend ref|webgpu]
  *
@@ -20,6 +21,7 @@ commands:
            [--extract greedy|ilp] [--check] [--json]   rewrite by equality saturation; writes MODEL.opt.onnx
   inspect MODEL [--json]                       IR, opsets, inputs/outputs, op histogram, parameters
   run MODEL [--backend webgpu|ref] [--inputs F.json | --seed N] [--dim name=N…] [--compare ort|ref] [--profile] [--json]
+  compile MODEL -o DIR [--dim name=N…]          a standalone ES module (WGSL + plan) and a weights file; needs only WebGPU
   bench MODEL [--vs ortweb,ort] [--iters N] [--profile] [--json]   latency: Saturn vs ONNX Runtime Web vs ORT CPU
   verify [FILE…] [--all] [--json]             verdicts for rules (proved/tested/refuted/unknown); exit 1 on a refuted rule
   conformance [DIR…] [--backend ref|webgpu] [--filter RE] [--json]
@@ -38,6 +40,8 @@ async function main(argv: string[]): Promise<number> {
         return await (await import("./cli/run.ts")).runCommand(rest, io);
       case "optimize":
         return await (await import("./cli/optimize.ts")).optimizeCommand(rest, io);
+      case "compile":
+        return (await import("./cli/compile.ts")).compileCommand(rest, io);
       case "bench":
         return await (await import("./cli/bench.ts")).benchCommand(rest, io);
       case "verify":

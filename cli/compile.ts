@@ -1,0 +1,65 @@
+/**
+ * `saturn compile MODEL -o DIR [--dim name=N…] [--json]`: writes `DIR/NAME.js`, a standalone ES
+ * module with the model's WGSL kernels and plan, and `DIR/NAME.weights.bin`. The module needs
+ * only WebGPU (Deno or a browser), not Saturn.
+ * @module
+ */
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { SaturnError } from "../errors.ts";
+import { loadOnnx } from "../onnx/load.ts";
+import { buildProgram, moduleSource } from "../webgpu/compile.ts";
+import type { CliIO } from "./io.ts";
+
+/** Run the command; returns the exit code. */
+export function compileCommand(args: string[], io: CliIO): number {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      output: { type: "string", short: "o" },
+      dim: { type: "string", multiple: true },
+      json: { type: "boolean", default: false },
+    },
+  });
+  if (positionals.length !== 1) throw new SaturnError("BAD_ARGUMENT", "compile takes one model path");
+  if (!values.output) throw new SaturnError("BAD_ARGUMENT", "compile needs -o DIR");
+  const dims: Record<string, number> = {};
+  for (const d of values.dim ?? []) {
+    const m = /^([^=]+)=(\d+)$/.exec(d);
+    if (!m) throw new SaturnError("BAD_ARGUMENT", `--dim ${d}: expected name=N`);
+    dims[m[1]] = Number(m[2]);
+  }
+  const file = positionals[0];
+  const model = loadOnnx(file);
+  const { program, weights } = buildProgram(model, { dims });
+  const name = path.basename(file).replace(/\.onnx$/i, "");
+  const dir = values.output;
+  Deno.mkdirSync(dir, { recursive: true });
+  const js = path.join(dir, `${name}.js`), bin = path.join(dir, `${name}.weights.bin`);
+  Deno.writeFileSync(bin, weights);
+  Deno.writeTextFileSync(js, moduleSource(program, `./${name}.weights.bin`, name));
+  if (values.json) {
+    io.out(
+      JSON.stringify({
+        module: js,
+        weights: bin,
+        kernels: program.kernels.length,
+        shaders: program.shaders.length,
+        weightsBytes: weights.byteLength,
+      }),
+    );
+  } else {
+    io.out(
+      `${file} → ${js} (${program.kernels.length} kernels, ${program.shaders.length} distinct shaders) + ${bin} (${
+        (weights.byteLength / 2 ** 20).toFixed(1)
+      } MiB)`,
+    );
+    io.out(
+      `  use: import { load } from "./${name}.js"; const m = await load(); const out = await m.run({ ${
+        program.inputs.map((i) => `"${i.name}": { data, dims: [${i.dims}] }`).join(", ")
+      } });`,
+    );
+  }
+  return 0;
+}
