@@ -1,0 +1,91 @@
+/**
+ * The issue-5 benchmark on a GPU machine: for each model, Saturn on WebGPU vs ONNX Runtime Web's
+ * WebGPU provider (same process, same adapter) vs onnxruntime-node on the CPU — median ms of one
+ * inference with outputs read back — plus Saturn's GPU time (sum of per-kernel timestamps) and a
+ * correctness check against onnxruntime-node. Writes `$OUT/gpu_bench.json` when `$OUT` is set.
+ *
+ *     deno run -A bench/gpu.ts [--models DIR/a.onnx,…] [--iters N] [--warmup N]
+ * @module
+ */
+import { parseArgs } from "node:util";
+// static imports so that a packed DENO_DIR (../shared/gpu/pack.sh bench/gpu.ts) holds both runtimes
+import "onnxruntime-web/webgpu";
+import "onnxruntime-node";
+import { loadOnnx } from "../onnx/load.ts";
+import { randomInputs } from "../verify/inputs.ts";
+import { runOrt } from "../verify/ort.ts";
+import { createSession } from "../webgpu/session.ts";
+import { compareTensors } from "../conformance/compare.ts";
+import { median, timeOrtNode, timeOrtWeb, timeRuns, type Timing } from "./peers.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    models: { type: "string" },
+    iters: { type: "string", default: "20" },
+    warmup: { type: "string", default: "3" },
+    "no-ortweb": { type: "boolean", default: false },
+  },
+});
+const files = (values.models ?? "").split(",").filter(Boolean);
+const opts = { iters: Number(values.iters), warmup: Number(values.warmup) };
+const rows: Record<string, unknown>[] = [];
+const out = Deno.env.get("OUT");
+const save = () =>
+  out &&
+  Deno.writeTextFileSync(`${out}/gpu_bench.json`, JSON.stringify({ date: new Date().toISOString(), rows }, null, 1));
+
+for (const file of files) {
+  const name = file.split("/").pop()!.replace(/\.onnx$/, "");
+  const row: Record<string, unknown> = { model: name };
+  rows.push(row);
+  try {
+    const model = loadOnnx(file);
+    const inputs = randomInputs(model, { seed: 0, intHigh: 100 });
+    const t0 = performance.now();
+    const s = await createSession(model);
+    row.device = s.device;
+    row.kernels = s.kernels;
+    row.peakMiB = +(s.peakBytes / 2 ** 20).toFixed(1);
+    const setup = performance.now() - t0;
+    const saturn: Timing = await timeRuns("saturn", setup, () => s.run(inputs), opts);
+    // correctness against ONNX Runtime on the CPU
+    const got = await s.run(inputs);
+    const want = await runOrt(file, inputs);
+    const bad: string[] = [];
+    for (const [k, v] of want) {
+      const why = compareTensors(got.get(k)!, v, { atol: 1e-4, rtol: 1e-3 });
+      if (why) bad.push(`${k}: ${why}`);
+    }
+    row.matchesOrt = bad.length ? bad.join("; ").slice(0, 300) : true;
+    s.destroy();
+    // GPU time per inference from timestamp queries
+    const p = await createSession(model, { profile: true });
+    const gpuMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await p.run(inputs);
+      gpuMs.push((p.lastProfile ?? []).reduce((a, k) => a + k.ms, 0));
+    }
+    p.destroy();
+    row.saturnGpuMs = +median(gpuMs).toFixed(3);
+    row.saturnMs = +saturn.median.toFixed(3);
+    row.saturnFirstMs = +saturn.first.toFixed(1);
+    save();
+    if (!values["no-ortweb"]) {
+      try {
+        const w = await timeOrtWeb(Deno.readFileSync(file), inputs, opts);
+        row.ortwebMs = +w.median.toFixed(3);
+      } catch (e) {
+        row.ortwebError = (e as Error).message.slice(0, 200);
+      }
+    }
+    const c = await timeOrtNode(file, inputs, opts);
+    row.ortCpuMs = +c.median.toFixed(3);
+    if (typeof row.ortwebMs === "number") row.ortwebOverSaturn = +((row.ortwebMs as number) / saturn.median).toFixed(2);
+    row.ortCpuOverSaturn = +(c.median / saturn.median).toFixed(2);
+  } catch (e) {
+    row.error = (e as Error).message.slice(0, 300);
+  }
+  console.log(JSON.stringify(row));
+  save();
+}
