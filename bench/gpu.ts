@@ -2,7 +2,8 @@
  * The issue-5 benchmark on a GPU machine: for each model, Saturn on WebGPU vs ONNX Runtime Web's
  * WebGPU provider (same process, same adapter) vs onnxruntime-node on the CPU — median ms of one
  * inference with outputs read back — plus Saturn's GPU time (sum of per-kernel timestamps) and a
- * correctness check against onnxruntime-node. Writes `$OUT/gpu_bench.json` when `$OUT` is set.
+ * correctness check against onnxruntime-node. With `--optimize`, Saturn runs the model after `optimize` (shipped
+ * packs) while the peers run the original. Writes `$OUT/gpu_bench.json` when `$OUT` is set.
  *
  *     deno run -A bench/gpu.ts [--models DIR/a.onnx,…] [--iters N] [--warmup N]
  * @module
@@ -16,6 +17,11 @@ import { randomInputs } from "../verify/inputs.ts";
 import { runOrt } from "../verify/ort.ts";
 import { createSession } from "../webgpu/session.ts";
 import { compareTensors } from "../conformance/compare.ts";
+import { optimizeModel } from "../optimize/optimize.ts";
+import { loadRulePacks } from "../rules/load.ts";
+import { attrDefaults, ruleLibrary } from "../rules/library.ts";
+import { AnalyticalCost } from "../cost/analytical.ts";
+import { saveOnnx } from "../onnx/load.ts";
 import { median, timeOrtNode, timeOrtWeb, timeRuns, type Timing } from "./peers.ts";
 
 const { values } = parseArgs({
@@ -25,6 +31,7 @@ const { values } = parseArgs({
     iters: { type: "string", default: "20" },
     warmup: { type: "string", default: "3" },
     "no-ortweb": { type: "boolean", default: false },
+    optimize: { type: "boolean", default: false },
   },
 });
 const files = (values.models ?? "").split(",").filter(Boolean);
@@ -35,11 +42,30 @@ const save = () =>
   out &&
   Deno.writeTextFileSync(`${out}/gpu_bench.json`, JSON.stringify({ date: new Date().toISOString(), rows }, null, 1));
 
-for (const file of files) {
-  const name = file.split("/").pop()!.replace(/\.onnx$/, "");
+for (const given of files) {
+  const name = given.split("/").pop()!.replace(/\.onnx$/, "") + (values.optimize ? " (optimized)" : "");
   const row: Record<string, unknown> = { model: name };
   rows.push(row);
   try {
+    let file = given;
+    if (values.optimize) {
+      // the shipped packs (all verified; their verdicts are committed), as `saturn optimize` runs them
+      const t = performance.now();
+      const { model: opt, report } = await optimizeModel(loadOnnx(given), {
+        rules: await loadRulePacks(),
+        library: ruleLibrary,
+        defaults: attrDefaults,
+        cost: new AnalyticalCost(),
+        iterLimit: 30,
+        nodeLimit: 200000,
+        timeLimitMs: 10000,
+      });
+      file = `${Deno.makeTempDirSync()}/${name.split(" ")[0]}.opt.onnx`;
+      saveOnnx(opt, file);
+      const n = (h: Record<string, number>) => Object.values(h).reduce((a, b) => a + b, 0);
+      row.nodes = `${n(report.nodesBefore)} → ${n(report.nodesAfter)}`;
+      row.optimizeMs = Math.round(performance.now() - t);
+    }
     const model = loadOnnx(file);
     const inputs = randomInputs(model, { seed: 0, intHigh: 100 });
     const t0 = performance.now();
@@ -51,7 +77,7 @@ for (const file of files) {
     const saturn: Timing = await timeRuns("saturn", setup, () => s.run(inputs), opts);
     // correctness against ONNX Runtime on the CPU
     const got = await s.run(inputs);
-    const want = await runOrt(file, inputs);
+    const want = await runOrt(given, inputs); // the original model: optimize must not change the answer
     const bad: string[] = [];
     for (const [k, v] of want) {
       const why = compareTensors(got.get(k)!, v, { atol: 1e-4, rtol: 1e-3 });
@@ -73,13 +99,13 @@ for (const file of files) {
     save();
     if (!values["no-ortweb"]) {
       try {
-        const w = await timeOrtWeb(Deno.readFileSync(file), inputs, opts);
+        const w = await timeOrtWeb(Deno.readFileSync(given), inputs, opts);
         row.ortwebMs = +w.median.toFixed(3);
       } catch (e) {
         row.ortwebError = (e as Error).message.slice(0, 200);
       }
     }
-    const c = await timeOrtNode(file, inputs, opts);
+    const c = await timeOrtNode(given, inputs, opts);
     row.ortCpuMs = +c.median.toFixed(3);
     if (typeof row.ortwebMs === "number") row.ortwebOverSaturn = +((row.ortwebMs as number) / saturn.median).toFixed(2);
     row.ortCpuOverSaturn = +(c.median / saturn.median).toFixed(2);
