@@ -5,7 +5,10 @@
  *
  * - implicit GEMM on the tiled core: per group, C[oc, p] = Σ_k W[oc, k]·X̂[k, p] with k over
  *   (ic, kh, kw) and p over (n, oh, ow); X̂ is gathered on the fly (no im2col buffer). A 1×1,
- *   stride-1, unpadded convolution reads X̂ straight from X (vec4 along p where aligned).
+ *   stride-1, unpadded convolution reads X̂ straight from X (vec4 along p where aligned). On a
+ *   hardware target, a 1×1 convolution of one image (any groups) or of one group (any images)
+ *   runs on the fast generator instead (`gemm_spec.ts`), the bias, activation, Z and fused chain
+ *   in its epilogue.
  * - direct: one thread per output element, for depthwise and few-output-channel groups, where a
  *   GEMM tile would be mostly empty.
  * @module
@@ -14,6 +17,7 @@ import { planWindow, windowAttrs } from "../ir/ops/_conv_util.ts";
 import { sizeOf } from "../ir/tensor.ts";
 import { helperSource } from "./fusion.ts";
 import { chooseTile, gemmKernel, type GemmSource } from "./gemm.ts";
+import { tryFastGemm } from "./gemm_spec.ts";
 import { type KernelSpec, requireStorage, unsupported } from "./kernel.ts";
 import { type Epilogue, type LowerCtx, type Lowered, plainEpilogue, registerLowerings } from "./lowering.ts";
 import { Bindings, f32Lit, grid, mainHeader } from "./wgsl.ts";
@@ -149,11 +153,45 @@ ${mainHeader(64)} {
     };
   };
 
-  const buildGemm = (epi: Epilogue): KernelSpec => {
+  const pointwise = s.KH === 1 && s.KW === 1 && s.sh === 1 && s.sw === 1 && s.ph === 0 && s.pw === 0 &&
+    s.OH === s.H && s.OW === s.W;
+  /**
+   * a 1×1 convolution on gemm_fast (hardware targets): per group (one image) or per image (one
+   * group), out[bz, oc, p] = W[oc, :]·X[bz, :, p], with W and X read in place
+   */
+  const buildFast = (epi: Epilogue): KernelSpec[] | undefined => {
+    const perGroup = s.N === 1;
+    return tryFastGemm({
+      params: {
+        M: OCg,
+        N: HW,
+        K: ICg,
+        batch: perGroup ? s.group : s.N,
+        batchStrideA: perGroup ? OCg * ICg : 0,
+        batchStrideB: perGroup ? ICg * HW : s.C * HW,
+      },
+      a: w.name,
+      b: x.name,
+      store: (b) => {
+        const t = finish(b, epi, perGroup ? `(bz * ${OCg}u + m)` : "m");
+        return {
+          code: `let acc = v;\n  let idx = bz * ${OCg * HW}u + m * ${HW}u + n;\n  ${t.code}`,
+          helpers: t.helpers,
+        };
+      },
+      name: [label, ...epi.ops].join("+"),
+      nodes: [ctx.node.name, ...epi.nodes],
+      out: epi.out.name,
+    });
+  };
+
+  const buildGemm = (epi: Epilogue): KernelSpec | KernelSpec[] => {
+    if (!ctx.target.software && pointwise && (s.N === 1 || s.group === 1) && sizeOf(y.dims) > 0 && K > 0) {
+      const fk = buildFast(epi);
+      if (fk) return fk;
+    }
     const b = new Bindings();
     const Wt = b.read(w.name, K % 4 === 0 ? "vec4<f32>" : "f32");
-    const pointwise = s.KH === 1 && s.KW === 1 && s.sh === 1 && s.sw === 1 && s.ph === 0 && s.pw === 0 &&
-      s.OH === s.H && s.OW === s.W;
     const vecX = pointwise && s.N === 1 && HW % 4 === 0;
     const X = b.read(x.name, vecX ? "vec4<f32>" : "f32");
     let loadB: (k: string, p: string) => string;

@@ -209,13 +209,14 @@ export function fuse(
     const l = n.lowered;
     if (l.kind === "kernels") kernels.push(...l.kernels);
     else if (l.kind === "gemm") {
-      if (!epilogueOf.has(n)) kernels.push(l.build(undefined));
+      if (!epilogueOf.has(n)) kernels.push(...[l.build(undefined)].flat());
     } else if (l.kind === "elementwise" && chains.has(n)) {
       const chain = chains.get(n)!;
       const g = gemmOfRoot.get(n);
       if (g) {
         const { acc } = epilogueOf.get(g)!;
-        kernels.push((g.lowered as { build(e: Epilogue): KernelSpec }).build(chainEpilogue(chain, acc, constant)));
+        const build = (g.lowered as { build(e: Epilogue): KernelSpec | KernelSpec[] }).build;
+        kernels.push(...[build(chainEpilogue(chain, acc, constant))].flat());
       } else kernels.push(chainKernel(chain, constant));
     }
   }

@@ -14,6 +14,9 @@
  * past the edges give 0 and stores past them are skipped (guards are emitted only where a dimension
  * is not a multiple of its tile), so any M, N, K and batch work. With `splitK`, each workgroup
  * covers one chunk of k and a second kernel (`reduce`) sums the chunks and applies the epilogue.
+ * With a general `epilogue` (WGSL the caller brings: bindings after the kernel's own and the body of
+ * a per-element `store_`), the output is stored through it instead (codegen/gemm_spec.ts uses it for
+ * the elementwise chains fused into MatMul, Gemm and Conv).
  *
  * Measured on an NVIDIA H100 through Deno 2.9.6's WebGPU (Vulkan, no subgroups, f32 FMAs only):
  * 36.3 TFLOP/s at 4096³ and 37.5 at 8192³ with the chosen 64×128×16 tile (the f32 FMA peak is
@@ -58,6 +61,23 @@ export interface GemmParams {
    * a second kernel (`reduce`) sums them and applies alpha, bias and the activation
    */
   splitK?: number;
+  /**
+   * a general epilogue applied per output element after alpha, bias and the activation, in place of
+   * the store to "out" (which is then not bound): called once, with the first binding number free in
+   * the kernel that stores the output (`reduce` with split-K), for its declarations and the store
+   */
+  epilogue?: (firstBinding: number) => GemmEpilogue;
+}
+
+/**
+ * What a general epilogue adds to the kernel that stores the output: its declarations (bindings
+ * numbered from the binding it was given, helper functions) and the body of
+ * `fn store_(bz: u32, m: u32, n: u32, v: f32)`, which stores `v` (alpha, bias and the activation
+ * applied) at out[bz, m, n], always in bounds. The body must not redeclare `bz`, `m`, `n` or `v`.
+ */
+export interface GemmEpilogue {
+  decls: string;
+  store: string;
 }
 
 /** A tile configuration. */
@@ -101,7 +121,10 @@ export interface GemmKernel {
   entryPoint: string;
   workgroupSize: [number, number, number];
   dispatch: [number, number, number];
-  /** storage buffers in binding order: "a", "b", ["c" (the bias)], "out"; with split-K "a", "b", "partial" */
+  /**
+   * storage buffers in binding order: "a", "b", ["c" (the bias)], "out" ("out" absent with a general
+   * epilogue, whose bindings follow); with split-K "a", "b", "partial"
+   */
   bindings: string[];
   /** with split-K: the chunks of K (the z dispatch is batch × splitK) */
   splitK: number;
@@ -113,7 +136,7 @@ export interface GemmKernel {
     entryPoint: string;
     workgroupSize: [number, number, number];
     dispatch: [number, number, number];
-    /** "partial", ["c"], "out" */
+    /** "partial", ["c"], "out" ("out" absent with a general epilogue) */
     bindings: string[];
   };
   /** the tile it was generated with */
@@ -230,6 +253,12 @@ export function gemmKernel(p: GemmParams, tile: GemmTile = chooseGemmTile(p)): G
 
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
+  // a general epilogue: its declarations and `store_`
+  const hookDecls = (first: number): string => {
+    const e = p.epilogue!(first);
+    return `${e.decls}\nfn store_(bz: u32, m: u32, n: u32, v: f32) {\n  ${e.store}\n}`;
+  };
+  const hook = p.epilogue !== undefined;
 
   // Workgroup-memory layouts. B: Bs[k][n] (vec4 along n). A: "mk" As[m][k] (vec4 along k, rows
   // padded by one vec4 against bank conflicts) when A is row-major, so a global vec4 of A is stored
@@ -420,8 +449,11 @@ export function gemmKernel(p: GemmParams, tile: GemmTile = chooseGemmTile(p)): G
     emit(`@group(0) @binding(2) var<storage, read> C: array<${cT}>;`);
     bindings.push("c");
   }
-  emit(`@group(0) @binding(${bindings.length}) var<storage, read_write> O: array<${raw ? pT : oT}>;`);
-  bindings.push(raw ? "partial" : "out");
+  if (hook && !raw) emit(hookDecls(bindings.length));
+  else {
+    emit(`@group(0) @binding(${bindings.length}) var<storage, read_write> O: array<${raw ? pT : oT}>;`);
+    bindings.push(raw ? "partial" : "out");
+  }
   const stages = db ? 2 : 1;
   emit(`var<workgroup> As: array<vec4<f32>, ${stages * stageA}>;`);
   emit(`var<workgroup> Bs: array<vec4<f32>, ${stages * stageB}>;`);
@@ -503,7 +535,7 @@ export function gemmKernel(p: GemmParams, tile: GemmTile = chooseGemmTile(p)): G
   }
 
   // ---- epilogue: alpha, bias, activation, store (raw partial sums with split-K) ----
-  b(`let oBase = ${raw ? "wid.z" : "bz"} * ${u(M * N)};`);
+  if (!hook || raw) b(`let oBase = ${raw ? "wid.z" : "bz"} * ${u(M * N)};`);
   if (bias !== "none" && !raw) b(`let cBase = bz * ${u(sC)};`);
   for (let q = 0; q < TM; q++) {
     const blk: string[] = [];
@@ -511,7 +543,15 @@ export function gemmKernel(p: GemmParams, tile: GemmTile = chooseGemmTile(p)): G
       const acc = `acc${q}_${c}`;
       const v = raw ? acc : epilogue(acc, true);
       const st = [`let n = col0 + ${u(c * WX * 4)} + tx * 4u;`];
-      if (o4) {
+      if (hook && !raw) {
+        const sj = [0, 1, 2, 3].map((j) => `store_(bz, m, n + ${u(j)}, v.${"xyzw"[j]});`);
+        if (o4) {
+          const all = `let v = ${v}; ${sj.join(" ")}`;
+          st.push(guardN ? `if (n < ${u(N)}) { ${all} }` : all);
+        } else {
+          st.push(`let v = ${v};`, ...sj.map((x, j) => `if (n + ${u(j)} < ${u(N)}) { ${x} }`));
+        }
+      } else if (o4) {
         const put = `O[(oBase + m * ${u(N)} + n) / 4u] = ${raw ? "v" : `${oT}(v)`};`;
         st.push(guardN ? `if (n < ${u(N)}) { let v = ${v}; ${put} }` : `let v = ${v}; ${put}`);
       } else {
@@ -546,8 +586,11 @@ export function gemmKernel(p: GemmParams, tile: GemmTile = chooseGemmTile(p)): G
       r.push(`@group(0) @binding(1) var<storage, read> C: array<${cT}>;`);
       rb.push("c");
     }
-    r.push(`@group(0) @binding(${rb.length}) var<storage, read_write> O: array<${oT}>;`);
-    rb.push("out");
+    if (hook) r.push(hookDecls(rb.length));
+    else {
+      r.push(`@group(0) @binding(${rb.length}) var<storage, read_write> O: array<${oT}>;`);
+      rb.push("out");
+    }
     r.push(`// split-K reduction: ${batch}×${M}×${N}, ${S} partial products`);
     r.push(`@compute @workgroup_size(256)`);
     r.push(`fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {`);
@@ -560,7 +603,12 @@ export function gemmKernel(p: GemmParams, tile: GemmTile = chooseGemmTile(p)): G
     if (bias !== "none") r.push(`  let cBase = bz * ${u(sC)};`);
     r.push(`  var v = P[bz * ${u(S * MNw)} + e];`);
     for (let k = 1; k < S; k++) r.push(`  v += P[bz * ${u(S * MNw)} + ${u(k * MNw)} + e];`);
-    r.push(`  O[i] = ${oT}(${epilogue("v", o4)});`);
+    if (!hook) r.push(`  O[i] = ${oT}(${epilogue("v", o4)});`);
+    else if (!o4) r.push(`  store_(bz, m, n, ${epilogue("v", false)});`);
+    else {
+      r.push(`  let r = ${epilogue("v", true)};`);
+      for (let j = 0; j < 4; j++) r.push(`  store_(bz, m, n + ${u(j)}, r.${"xyzw"[j]});`);
+    }
     r.push(`}`);
     reduce = {
       code: r.join("\n") + "\n",

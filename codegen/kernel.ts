@@ -34,6 +34,11 @@ export interface KernelSpec {
   dispatch: [number, number, number];
   /** constants the kernel brings itself (tables computed at plan time), bound like weights */
   constants?: Map<string, Tensor>;
+  /**
+   * kernel-private temporaries this kernel writes for the kernels after it (a split-K GEMM's partial
+   * sums for its reduction): f32 values of `elements` elements, planned and reused like activations
+   */
+  temporaries?: { name: string; elements: number }[];
 }
 
 /** What the generator knows of the device it targets (kernel choices, never semantics). */

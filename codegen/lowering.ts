@@ -60,7 +60,7 @@ export type Lowered =
   | { kind: "view" }
   | { kind: "elementwise"; op: EwOp }
   | { kind: "kernels"; kernels: KernelSpec[] }
-  | { kind: "gemm"; build(epilogue: Epilogue | undefined): KernelSpec };
+  | { kind: "gemm"; build(epilogue: Epilogue | undefined): KernelSpec | KernelSpec[] };
 
 /** A family's lowering of one op; `constInputs` are input positions that must be known at plan time. */
 export interface OpLowering {

@@ -10,7 +10,7 @@
  * @module
  */
 import { OpError, SaturnError, type SaturnErrorCode } from "../errors.ts";
-import { dtypeName } from "../ir/dtype.ts";
+import { DataType, dtypeName } from "../ir/dtype.ts";
 import { type Graph, type Model, type Node, opsetVersion } from "../ir/graph.ts";
 import { inferModel } from "../ir/infer.ts";
 import { NodeContext } from "../ir/ops/node_context.ts";
@@ -279,11 +279,15 @@ export function planModel(model: Model, opts: PlanOptions = {}): KernelPlan {
   const values = new Map<string, ValuePlan>();
   const feedSet = new Set(a.feeds.map((f) => f.name));
   const own = new Map<string, Tensor>(); // constants kernels bring
-  for (const k of kernels) for (const [n, t] of k.constants ?? []) own.set(n, t);
+  const temps = new Map<string, TensorInfo>(); // kernel-private temporaries (activations)
+  for (const k of kernels) {
+    for (const [n, t] of k.constants ?? []) own.set(n, t);
+    for (const t of k.temporaries ?? []) temps.set(t.name, { name: t.name, dtype: DataType.FLOAT, dims: [t.elements] });
+  }
   const known = (n: string) => own.get(n) ?? a.known(n);
   const info = (n: string): TensorInfo => {
     const t = own.get(n);
-    return t ? { name: n, dtype: t.dtype, dims: [...t.dims] } : a.info(n);
+    return t ? { name: n, dtype: t.dtype, dims: [...t.dims] } : temps.get(n) ?? a.info(n);
   };
   const addValue = (t: TensorInfo): ValuePlan => {
     const had = values.get(t.name);

@@ -48,13 +48,19 @@ export class Bindings {
   readonly list: Binding[] = [];
   readonly #decls: string[] = [];
   readonly #names = new Map<string, string>();
+  readonly #first: number;
+
+  /** Bindings numbered from `first` (a kernel whose first bindings are declared elsewhere). */
+  constructor(first = 0) {
+    this.#first = first;
+  }
 
   /** Bind `value` read-only as `array<type>`; the same value and type bind once. Returns the WGSL name. */
   read(value: string, type: string): string {
     const key = `r:${value}:${type}`;
     const known = this.#names.get(key);
     if (known) return known;
-    const name = `in${this.list.length}`;
+    const name = `in${this.#first + this.list.length}`;
     this.#add(value, "read", name, type, key);
     return name;
   }
@@ -64,13 +70,13 @@ export class Bindings {
     const key = `w:${value}:${type}`;
     const known = this.#names.get(key);
     if (known) return known;
-    const name = `out${this.list.length}`;
+    const name = `out${this.#first + this.list.length}`;
     this.#add(value, "read_write", name, type, key);
     return name;
   }
 
   #add(value: string, access: Binding["access"], name: string, type: string, key: string): void {
-    const i = this.list.length;
+    const i = this.#first + this.list.length;
     this.list.push({ value, access });
     this.#decls.push(`@group(0) @binding(${i}) var<storage, ${access}> ${name}: array<${type}>;`);
     this.#names.set(key, name);

@@ -47,8 +47,11 @@ function f16Round(x: Float32Array): Float32Array<ArrayBuffer> {
   return new Float32Array(h);
 }
 
-/** Runs the kernel for `p` (tile optional) on random inputs; returns the max violation of |d| ≤ atol + rtol·|ref|. */
-async function check(p: GemmParams, tile?: GemmTile, seed = 1): Promise<void> {
+/**
+ * Runs the kernel for `p` (tile optional) on random inputs; returns the max violation of |d| ≤ atol + rtol·|ref|.
+ * With `hook`, the store goes through a general epilogue that writes 2·v + 1 into its own binding.
+ */
+async function check(p: GemmParams, tile?: GemmTile, seed = 1, hook = false): Promise<void> {
   const dev = await device();
   const batch = p.batch ?? 1;
   const sA = p.batchStrideA ?? p.M * p.K, sB = p.batchStrideB ?? p.K * p.N;
@@ -64,7 +67,21 @@ async function check(p: GemmParams, tile?: GemmTile, seed = 1): Promise<void> {
     b = f16Round(b);
     if (c) c = f16Round(c);
   }
+  if (hook) {
+    p = {
+      ...p,
+      epilogue: (first) => ({
+        decls:
+          `@group(0) @binding(${first}) var<storage, read_write> E: array<f32>;\nfn twice(x: f32) -> f32 { return 2.0 * x; }`,
+        store: `let e = bz * ${p.M * p.N}u + m * ${p.N}u + n; E[e] = twice(v) + 1.0;`,
+      }),
+    };
+  }
   const k = gemmKernel(p, tile);
+  // the hook's binding follows those of the kernel that stores the output
+  const names = (
+    s: { bindings: string[] },
+  ) => [...s.bindings, ...(hook && (!k.reduce || s === k.reduce) ? ["out"] : [])];
   const esize = p.f16 ? 2 : 4;
   const buf = (data: Float32Array | null, n: number) => {
     const size = Math.max(16, Math.ceil((n * esize) / 16) * 16);
@@ -91,7 +108,7 @@ async function check(p: GemmParams, tile?: GemmTile, seed = 1): Promise<void> {
     const pipeline = dev.createComputePipeline({ layout: "auto", compute: { module, entryPoint: s.entryPoint } });
     const group = dev.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
-      entries: s.bindings.map((name, i) => ({ binding: i, resource: { buffer: bufs[name] } })),
+      entries: names(s).map((name, i) => ({ binding: i, resource: { buffer: bufs[name] } })),
     });
     return { pipeline, group, dispatch: s.dispatch };
   });
@@ -115,6 +132,7 @@ async function check(p: GemmParams, tile?: GemmTile, seed = 1): Promise<void> {
   staging.unmap();
   for (const g of [...Object.values(bufs), staging]) g.destroy();
   const ref = gemmReference(p, a, b, c);
+  if (hook) { for (let i = 0; i < ref.length; i++) ref[i] = 2 * ref[i] + 1; }
   const [atol, rtol] = p.f16 ? [2e-2, 1e-2] : [1e-4, 1e-3];
   let worst = -Infinity, at = -1;
   for (let i = 0; i < outLen; i++) {
@@ -233,6 +251,21 @@ Deno.test({
     }
     if (chooseSplitK({ M: 4096, N: 4096, K: 4096 }) !== 1) throw new Error("a large GEMM should not split K");
     if (chooseSplitK({ M: 128, N: 768, K: 3072 }) < 2) throw new Error("a thin GEMM with long K should split K");
+  },
+});
+
+Deno.test({
+  name: "gemm_fast: a general epilogue hook stores every element (vec4 and scalar stores, guards, split-K)",
+  ignore: noGpu,
+  fn: async () => {
+    const t = SMALL;
+    await check({ M: 7, N: 13, K: 5, bias: "row", activation: "relu" }, t, 1, true);
+    await check({ M: 33, N: 36, K: 20, batch: 2, alpha: 0.5 }, t, 1, true);
+    await check({ M: 16, N: 64, K: 16, bias: "full" }, t, 1, true);
+    await check({ M: 20, N: 36, K: 64, splitK: 4, batch: 2, bias: "row", activation: "relu" }, t, 1, true);
+    await check({ M: 17, N: 9, K: 50, splitK: 2, transA: true, alpha: 2 }, t, 1, true);
+    const k = gemmKernel({ M: 8, N: 8, K: 8, bias: "row", epilogue: () => ({ decls: "", store: "" }) }, t);
+    if (k.bindings.join() !== "a,b,c") throw new Error(`bindings with a hook: ${k.bindings}`);
   },
 });
 

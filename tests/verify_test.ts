@@ -95,5 +95,8 @@ Deno.test("a rule Z3 cannot decide in its time limit is 'unknown', promptly; wit
   assert(performance.now() - t0 < 30_000, "a timed-out rule must not hang");
   const patient = await verifyRule(rule, { timeoutMs: 10_000 });
   assertEquals(patient.status, "proved", patient.note);
-  assert(patient.shapes.length >= 3 && patient.shapes.every((s) => /\?a: float32\[\d,\d\]/.test(s)), patient.shapes.join());
+  assert(
+    patient.shapes.length >= 3 && patient.shapes.every((s) => /\?a: float32\[\d,\d\]/.test(s)),
+    patient.shapes.join(),
+  );
 });

@@ -20,6 +20,8 @@ import { runOrt } from "../verify/ort.ts";
 import { compareTensors } from "../conformance/compare.ts";
 import { planModel, unsupportedNodes } from "../codegen/plan.ts";
 import { createSession } from "../webgpu/session.ts";
+import { planMemory } from "../webgpu/memory.ts";
+import { buildProgram } from "../webgpu/compile.ts";
 import { runConformanceGpu } from "../webgpu/conformance.ts";
 
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null) ?? null;
@@ -155,6 +157,8 @@ Deno.test({
     for (const [a, b] of MATMULS) {
       const m = graphModel([node("MatMul", ["a", "b"], ["y"])], { a, b }, ["y"]);
       await matchesReference(m, new Map([["a", rand(a, 1)], ["b", rand(b, 2)]]));
+      // the hardware target's kernels (gemm_fast; gemm.ts for the batch broadcast it lacks)
+      await matchesReference(m, new Map([["a", rand(a, 1)], ["b", rand(b, 2)]]), false);
     }
     // the hardware tile (BK 16) on a shape that compiles fast on a software adapter
     const m = graphModel([node("MatMul", ["a", "b"], ["y"])], { a: [7, 37], b: [37, 9] }, ["y"]);
@@ -177,6 +181,14 @@ Deno.test({
       ]);
       const m = graphModel([g], { a, b, c: [N] }, ["y"]);
       await matchesReference(m, new Map([["a", rand(a, 1)], ["b", rand(b, 2)], ["c", rand([N], 3)]]));
+      await matchesReference(m, new Map([["a", rand(a, 1)], ["b", rand(b, 2)], ["c", rand([N], 3)]]), false);
+    }
+    // C as gemm_fast's full bias, and broadcast shapes it takes in the epilogue (hardware target)
+    for (const c of [[M, N], [M, 1], [1]]) {
+      const g = node("Gemm", ["a", "b", "c"], ["y"], [attr("transB", 1), attr("alpha", 0.5), attr("beta", 2.5)]);
+      const m = graphModel([g], { a: [M, K], b: [N, K], c }, ["y"]);
+      const inputs = new Map([["a", rand([M, K], 1)], ["b", rand([N, K], 2)], ["c", rand(c, 3)]]);
+      await matchesReference(m, inputs, false);
     }
   },
 });
@@ -197,6 +209,33 @@ Deno.test({
       const m = graphModel([node("Conv", ["x", "w", "b"], ["y"], attrs)], { x, w, b: [w[0]] }, ["y"]);
       await matchesReference(m, new Map([["x", rand(x, 1)], ["w", rand(w, 2)], ["b", rand([w[0]], 3)]]));
     }
+    // 1×1 convolutions on the hardware target's gemm_fast: one image, grouped; two images; and a
+    // FusedConv with an activation and a fused residual add in the epilogue
+    const pw: [number[], number[], Attribute[]][] = [
+      [[1, 8, 5, 6], [12, 4, 1, 1], [attr("group", 2)]],
+      [[2, 8, 5, 6], [12, 8, 1, 1], []],
+    ];
+    for (const [x, w, attrs] of pw) {
+      const m = graphModel([node("Conv", ["x", "w", "b"], ["y"], attrs)], { x, w, b: [w[0]] }, ["y"]);
+      const inputs = new Map([["x", rand(x, 1)], ["w", rand(w, 2)], ["b", rand([w[0]], 3)]]);
+      await matchesReference(m, inputs, false);
+    }
+    const fused = graphModel(
+      [
+        node("FusedConv", ["x", "w", "b"], ["t"], [attr("activation", "Relu")], "com.microsoft"),
+        node("Add", ["t", "r"], ["y"]),
+      ],
+      { x: [1, 8, 5, 6], w: [12, 8, 1, 1], b: [12], r: [1, 12, 5, 6] },
+      ["y"],
+    );
+    const fusedIn = new Map([
+      ["x", rand([1, 8, 5, 6], 1)],
+      ["w", rand([12, 8, 1, 1], 2)],
+      ["b", rand([12], 3)],
+      ["r", rand([1, 12, 5, 6], 4)],
+    ]);
+    assertEquals(planModel(fused).kernels.map((k) => k.name), ["FusedConv+Add"]);
+    await matchesReference(fused, fusedIn, false);
     const fc = node("FusedConv", ["x", "w", "b"], ["y"], [attr("activation", "LeakyRelu"), {
       name: "activation_params",
       type: "floats",
@@ -228,6 +267,39 @@ Deno.test({
     );
     assertEquals(planModel(mm).kernels.map((k) => k.name), ["MatMul+Add+Relu"]);
     if (!ignore) await matchesReference(mm, new Map([["x", rand([5, 8], 3)]]));
+  },
+});
+
+Deno.test({
+  name: "a hardware target runs MatMul on gemm_fast (split-K in a planned temporary) with a fused bias + Gelu",
+  async fn() {
+    const [M, K, N] = [128, 768, 768];
+    const m = graphModel(
+      [node("MatMul", ["x", "w"], ["m"]), node("Add", ["m", "b"], ["t"]), node("Gelu", ["t"], ["y"])],
+      { x: [M, K] },
+      ["y"],
+      { w: rand([K, N], 1), b: rand([N], 2) },
+    );
+    m.opsetImports = [{ domain: "", version: 20 }];
+    // software: gemm.ts, one kernel
+    assertEquals(planModel(m, { target: { software: true } }).kernels.map((k) => k.name), ["MatMul+Add+Gelu"]);
+    // hardware: gemm_fast's split-K product and its reduction, the epilogue in the reduction
+    const plan = planModel(m, { target: {} });
+    assertEquals(plan.kernels.map((k) => k.name.replace(/\d+/, "S")), [
+      "MatMul+Add+Gelu[splitK S]",
+      "MatMul+Add+Gelu[reduce]",
+    ]);
+    assert(plan.kernels[0].wgsl.includes("split-K"), "expected gemm_fast's kernel");
+    const temp = plan.kernels[0].temporaries![0];
+    assertEquals(plan.values.get(temp.name)?.kind, "activation");
+    assertEquals(plan.kernels[1].bindings.map((b) => b.value), [temp.name, "b", "y"]);
+    const mem = planMemory(plan);
+    assert(mem.slotOf.has(temp.name), "the split-K temporary has no planned buffer");
+    assert(mem.slotOf.get(temp.name) !== mem.slotOf.get("y"), "the temporary shares the output's buffer");
+    // the compiled module binds it as a planned buffer
+    const { program } = buildProgram(m);
+    assert(program.kernels.every((k) => k.bindings.every((i) => program.buffers[i] !== undefined)));
+    if (!ignore) await matchesReference(m, new Map([["x", rand([M, K], 3)]]), false);
   },
 });
 

@@ -3,7 +3,9 @@
  * first kernel that binds it and given back after the last kernel that reads it (or any view
  * of it); graph outputs live to the end. A free buffer is reused best-fit (the smallest that is
  * large enough, else the largest free one grown), never within the kernel that frees it, so no
- * kernel reads and writes one buffer.
+ * kernel reads and writes one buffer. Kernel-private temporaries (`KernelSpec.temporaries`, e.g.
+ * a split-K GEMM's partial sums) are activations like any other: live from the kernel that writes
+ * them to the last that reads them.
  * @module
  */
 import type { KernelPlan } from "../codegen/plan.ts";
