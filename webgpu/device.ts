@@ -61,13 +61,17 @@ export function acquireDevice(): Promise<GpuContext> {
 async function requestContext(): Promise<GpuContext> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) {
-    throw new SaturnError(NO_GPU, "WebGPU is not available in this runtime (navigator.gpu is missing)");
+    throw new SaturnError(
+      NO_GPU,
+      "WebGPU is not available in this runtime (navigator.gpu is missing); `--backend ref` runs the reference interpreter",
+    );
   }
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) {
     throw new SaturnError(
       NO_GPU,
-      "WebGPU found no adapter: no GPU driver (on Linux without a GPU, install Mesa's llvmpipe: mesa-vulkan-drivers)",
+      "WebGPU found no adapter: no GPU driver (on Linux without a GPU, install Mesa's llvmpipe: mesa-vulkan-drivers); " +
+        "`--backend ref` runs the reference interpreter",
     );
   }
   const requiredLimits: Record<string, number> = {};
