@@ -18,8 +18,6 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import type { Model } from "../ir/graph.ts";
-import { DataType } from "../ir/dtype.ts";
-import { Tensor } from "../ir/tensor.ts";
 import { loadOnnx, saveOnnx } from "../onnx/load.ts";
 import { optimizeModel, type OptimizeReport } from "../optimize/optimize.ts";
 import { loadRulePacks } from "../rules/load.ts";
@@ -27,6 +25,7 @@ import { attrDefaults, ruleLibrary } from "../rules/library.ts";
 import type { Rule } from "../rules/rule.ts";
 import { AnalyticalCost } from "../cost/analytical.ts";
 import { randomInputs } from "../verify/inputs.ts";
+import { ortFeeds } from "../verify/ort.ts";
 import { buildBertBase } from "./bert_base.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -39,23 +38,6 @@ const ALL_MODELS = [
   "llama_tiny_dynamo",
   "vit_tiny_dynamo",
 ];
-
-/** Same mapping as verify/ort.ts (Saturn dtype → ORT tensor type). */
-const ORT_TYPES: Partial<Record<number, string>> = {
-  [DataType.FLOAT]: "float32",
-  [DataType.DOUBLE]: "float64",
-  [DataType.INT8]: "int8",
-  [DataType.UINT8]: "uint8",
-  [DataType.INT16]: "int16",
-  [DataType.UINT16]: "uint16",
-  [DataType.INT32]: "int32",
-  [DataType.UINT32]: "uint32",
-  [DataType.INT64]: "int64",
-  [DataType.UINT64]: "uint64",
-  [DataType.BOOL]: "bool",
-  [DataType.FLOAT16]: "float16",
-  [DataType.STRING]: "string",
-};
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -126,18 +108,6 @@ function ortVersion(): string {
 
 type OrtTensor = InstanceType<typeof ort.Tensor>;
 type Session = Awaited<ReturnType<typeof ort.InferenceSession.create>>;
-
-function ortFeeds(model: Model): Record<string, OrtTensor> {
-  const feeds: Record<string, OrtTensor> = {};
-  for (const [name, v] of randomInputs(model, { seed: 0 })) {
-    if (!(v instanceof Tensor)) throw new Error(`input '${name}' is not a tensor`);
-    const type = ORT_TYPES[v.dtype];
-    if (!type) throw new Error(`input '${name}': no ONNX Runtime type for dtype ${v.dtype}`);
-    // deno-lint-ignore no-explicit-any
-    feeds[name] = new ort.Tensor(type as any, v.data as any, [...v.dims]);
-  }
-  return feeds;
-}
 
 function maxAbsDiff(a: Record<string, OrtTensor>, b: Record<string, OrtTensor>): number {
   let m = 0;
@@ -260,7 +230,7 @@ try {
         errors[v] = firstLine(e);
       }
     }
-    const feeds = ortFeeds(model);
+    const feeds = ortFeeds(ort.Tensor, randomInputs(model, { seed: 0 }));
     const times = new Map<Variant, number[]>(VARIANTS.map((v) => [v, []]));
     const firstOut = new Map<Variant, Record<string, OrtTensor>>();
     const live = VARIANTS.filter((v) => sessions.has(v));

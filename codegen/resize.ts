@@ -11,79 +11,23 @@ import { requireStorage, unsupported } from "./kernel.ts";
 import { type LowerCtx, type Lowered, normAxis, registerLowerings } from "./lowering.ts";
 import { copyKernel } from "./layout.ts";
 import { f32Lit } from "./wgsl.ts";
+import {
+  cubicKernel,
+  nearestIndex,
+  readAttrs as readResizeAttrs,
+  type ResizeAttrs,
+  sourceCoord,
+} from "../ir/ops/resize.ts";
 
-interface Attrs {
-  mode: string;
-  coord: string;
-  nearest: string;
-  cubicA: number;
-  excludeOutside: boolean;
-  extrapolation: number;
-  antialias: boolean;
-  policy: string;
-}
+type Attrs = ResizeAttrs;
 
+/** The reference op's attribute reading; an unknown value makes the node unsupported here. */
 function readAttrs(ctx: LowerCtx): Attrs {
-  const legacy = ctx.node.opType === "Upsample" || ctx.opset < 11;
-  let mode = ctx.attrs.attrString("mode", "nearest").toLowerCase();
-  if (mode === "bilinear") mode = "linear";
-  if (mode === "bicubic") mode = "cubic";
-  if (!["nearest", "linear", "cubic"].includes(mode)) unsupported(`mode '${mode}'`);
-  return {
-    mode,
-    coord: legacy ? "asymmetric" : ctx.attrs.attrString("coordinate_transformation_mode", "half_pixel"),
-    nearest: legacy ? "floor" : ctx.attrs.attrString("nearest_mode", "round_prefer_floor"),
-    cubicA: ctx.attrs.attrFloat("cubic_coeff_a", -0.75),
-    excludeOutside: ctx.attrs.attrInt("exclude_outside", 0) !== 0,
-    extrapolation: ctx.attrs.attrFloat("extrapolation_value", 0),
-    antialias: ctx.attrs.attrInt("antialias", 0) !== 0,
-    policy: ctx.attrs.attrString("keep_aspect_ratio_policy", "stretch"),
-  };
-}
-
-function sourceCoord(
-  a: Attrs,
-  x: number,
-  lenIn: number,
-  lenOutInt: number,
-  lenOut: number,
-  scale: number,
-  r0: number,
-  r1: number,
-): number {
-  switch (a.coord) {
-    case "half_pixel":
-      return (x + 0.5) / scale - 0.5;
-    case "half_pixel_symmetric":
-      return (lenIn / 2) * (1 - lenOutInt / lenOut) + (x + 0.5) / scale - 0.5;
-    case "pytorch_half_pixel":
-      return lenOut > 1 ? (x + 0.5) / scale - 0.5 : 0;
-    case "align_corners":
-      return lenOut === 1 ? 0 : x * (lenIn - 1) / (lenOut - 1);
-    case "asymmetric":
-      return x / scale;
-    case "tf_half_pixel_for_nn":
-      return (x + 0.5) / scale;
-    case "tf_crop_and_resize":
-      return lenOut > 1 ? r0 * (lenIn - 1) + x * (r1 - r0) * (lenIn - 1) / (lenOut - 1) : 0.5 * (r0 + r1) * (lenIn - 1);
-    default:
-      return unsupported(`coordinate_transformation_mode '${a.coord}'`);
+  try {
+    return readResizeAttrs(ctx.attrs);
+  } catch (e) {
+    return unsupported((e as Error).message);
   }
-}
-
-function nearestIndex(mode: string, x: number): number {
-  if (mode === "round_prefer_floor") return x === Math.floor(x) + 0.5 ? Math.floor(x) : Math.round(x);
-  if (mode === "round_prefer_ceil") return Math.round(x);
-  if (mode === "floor") return Math.floor(x);
-  if (mode === "ceil") return Math.ceil(x);
-  return unsupported(`nearest_mode '${mode}'`);
-}
-
-function cubic(d: number, A: number): number {
-  const x = Math.abs(d);
-  if (x <= 1) return ((A + 2) * x - (A + 3)) * x * x + 1;
-  if (x < 2) return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
-  return 0;
 }
 
 /** One axis's table: per output position, [outside, (index, weight) × taps]. */
@@ -92,7 +36,7 @@ function axisTable(a: Attrs, lenIn: number, lenOut: number, lenF: number, scale:
   if (a.mode === "nearest") {
     const t: number[] = [];
     for (let j = 0; j < lenOut; j++) {
-      const x = sourceCoord(a, j, lenIn, lenOut, lenF, scale, r0, r1);
+      const x = sourceCoord(a.coord, j, lenIn, lenOut, lenF, scale, r0, r1);
       t.push(crop && (x < 0 || x > lenIn - 1) ? 1 : 0, Math.min(lenIn - 1, Math.max(0, nearestIndex(a.nearest, x))), 1);
     }
     return { taps: 1, table: t };
@@ -104,13 +48,13 @@ function axisTable(a: Attrs, lenIn: number, lenOut: number, lenF: number, scale:
   const normalize = s !== 1 || a.excludeOutside;
   const t: number[] = [];
   for (let j = 0; j < lenOut; j++) {
-    const x = sourceCoord(a, j, lenIn, lenOut, lenF, scale, r0, r1);
+    const x = sourceCoord(a.coord, j, lenIn, lenOut, lenF, scale, r0, r1);
     t.push(crop && (x < 0 || x > lenIn - 1) ? 1 : 0);
     const base = Math.floor(x), f = x - base;
     const idx: number[] = [], w: number[] = [];
     for (let k = 0; k < taps; k++) {
       const i = base + kmin + k, d = (kmin + k - f) * s;
-      let wt = a.mode === "linear" ? Math.max(0, 1 - Math.abs(d)) : cubic(d, a.cubicA);
+      let wt = a.mode === "linear" ? Math.max(0, 1 - Math.abs(d)) : cubicKernel(d, a.cubicA);
       if (a.excludeOutside && (i < 0 || i >= lenIn)) wt = 0;
       idx.push(Math.min(lenIn - 1, Math.max(0, i)));
       w.push(wt);

@@ -68,8 +68,8 @@ export function findTests(dirs: readonly string[]): string[] {
   return out;
 }
 
-/** The first node (subgraphs included) whose op is random. */
-function randomNode(g: Graph): string | undefined {
+/** The first node (subgraphs included) whose op is random (its outputs cannot be compared). */
+export function randomNode(g: Graph): string | undefined {
   for (const n of g.nodes) {
     const def = findOp(n.domain, n.opType);
     if (def && isNondeterministic(def, n)) return n.domain ? `${n.domain}.${n.opType}` : n.opType;
@@ -81,14 +81,67 @@ function randomNode(g: Graph): string | undefined {
   return undefined;
 }
 
-function primaryOp(model: Model): string {
+/** The op a one-node test is about ("" for bigger models: named after the tests they expand). */
+export function primaryOp(model: Model): string {
   const ns = model.graph.nodes;
   if (ns.length === 1) return ns[0].domain ? `${ns[0].domain}.${ns[0].opType}` : ns[0].opType;
   return "";
 }
 
-/** Run one test folder. */
-export function runTest(dir: string, tol: Tolerance = { rtol: 1e-3, atol: 1e-7 }): TestResult {
+/** One test_data_set: its inputs by model input name, and the expected outputs in order. */
+export interface DataSet {
+  set: string;
+  inputs: Map<string, Value>;
+  outputs: { name: string; expected: Value }[];
+}
+
+/** The data sets of a test folder, decoded against the model's inputs and outputs. */
+export function dataSets(dir: string, model: Model): DataSet[] {
+  const sets = [...Deno.readDirSync(dir)].filter((e) => e.isDirectory && e.name.startsWith("test_data_set"))
+    .map((e) => e.name).sort();
+  const g = model.graph;
+  const feedable = g.inputs.filter((i) => !g.initializers.has(i.name));
+  return sets.map((set) => {
+    const sdir = path.join(dir, set);
+    const files = [...Deno.readDirSync(sdir)].map((e) => e.name);
+    const count = (p: string) => files.filter((f) => f.startsWith(p) && f.endsWith(".pb")).length;
+    const inputs = new Map<string, Value>();
+    const nIn = count("input_");
+    const targets = nIn <= feedable.length ? feedable : g.inputs;
+    for (let k = 0; k < nIn; k++) {
+      const info = targets[k];
+      if (!info) throw new Error(`test data has input_${k} but the model has ${targets.length} inputs`);
+      inputs.set(info.name, decodeValue(readFileOrFail(path.join(sdir, `input_${k}.pb`)), info.type));
+    }
+    const outputs = Array.from({ length: count("output_") }, (_, k) => {
+      const info = g.outputs[k];
+      return { name: info.name, expected: decodeValue(readFileOrFail(path.join(sdir, `output_${k}.pb`)), info.type) };
+    });
+    return { set, inputs, outputs };
+  });
+}
+
+/**
+ * What a backend does with a test: say why it cannot run the model (unsupported) before any
+ * data is read, and run one data set.
+ */
+export interface ConformanceBackend<R> {
+  /** a reason the model is unsupported here, or undefined */
+  unsupported(model: Model): string | undefined;
+  /** outputs by name, or `{ unsupported: reason }` for a data set this backend cannot run */
+  run(model: Model, data: DataSet): R;
+  /** errors that mean "unsupported" rather than "failed" */
+  isUnsupported(e: unknown): boolean;
+}
+
+type Outputs = Map<string, Value | undefined> | { unsupported: string };
+
+/** Run one test folder on a backend (sync or async, as the backend's `run` is). */
+function testFolder(
+  dir: string,
+  tol: Tolerance,
+  backend: ConformanceBackend<Outputs | Promise<Outputs>>,
+): TestResult | Promise<TestResult> {
   const name = `${path.basename(path.dirname(dir))}/${path.basename(dir)}`;
   const t0 = performance.now();
   const done = (status: TestResult["status"], op: string, reason?: string): TestResult => ({
@@ -105,61 +158,75 @@ export function runTest(dir: string, tol: Tolerance = { rtol: 1e-3, atol: 1e-7 }
     return done("failed", "", `load: ${(e as Error).message}`);
   }
   const op = primaryOp(model);
-  const missing = findUnsupported(model);
-  if (missing) {
-    return done(
-      "unsupported",
-      op,
-      `op ${missing.domain ? missing.domain + "." : ""}${missing.opType} is not implemented`,
-    );
-  }
+  const why = backend.unsupported(model);
+  if (why) return done("unsupported", op, why);
   const random = randomNode(model.graph);
   if (random) return done("unsupported", op, `op ${random} is random: its outputs cannot be compared`);
-  const sets = [...Deno.readDirSync(dir)].filter((e) => e.isDirectory && e.name.startsWith("test_data_set")).map((e) =>
-    e.name
-  ).sort();
-  const g = model.graph;
-  const feedable = g.inputs.filter((i) => !g.initializers.has(i.name));
-  try {
-    for (const set of sets) {
-      const sdir = path.join(dir, set);
-      const files = [...Deno.readDirSync(sdir)].map((e) => e.name);
-      const count = (p: string) => files.filter((f) => f.startsWith(p) && f.endsWith(".pb")).length;
-      const inputs = new Map<string, Value>();
-      const nIn = count("input_");
-      const targets = nIn <= feedable.length ? feedable : g.inputs;
-      for (let k = 0; k < nIn; k++) {
-        const info = targets[k];
-        if (!info) throw new Error(`test data has input_${k} but the model has ${targets.length} inputs`);
-        inputs.set(info.name, decodeValue(readFileOrFail(path.join(sdir, `input_${k}.pb`)), info.type));
-      }
-      const outs = runModel(model, inputs);
-      const nOut = count("output_");
-      for (let k = 0; k < nOut; k++) {
-        const info = g.outputs[k];
-        const expected = decodeValue(readFileOrFail(path.join(sdir, `output_${k}.pb`)), info.type);
-        const why = compareValues(outs.get(info.name), expected, tol);
-        if (why) return done("failed", op, `${set} output '${info.name}': ${why}`);
-      }
-    }
-  } catch (e) {
+  const fail = (e: unknown) => {
     const msg = e instanceof Error ? e.message : String(e);
-    if (e instanceof SaturnError && e.code === "UNSUPPORTED_OP") return done("unsupported", op, msg);
-    return done("failed", op, msg.split("\n")[0]);
+    return backend.isUnsupported(e) ? done("unsupported", op, msg) : done("failed", op, msg.split("\n")[0]);
+  };
+  const check = (data: DataSet, outs: Outputs): TestResult | undefined => {
+    if (!(outs instanceof Map)) return done("unsupported", op, outs.unsupported);
+    for (const o of data.outputs) {
+      const why = compareValues(outs.get(o.name), o.expected, tol);
+      if (why) return done("failed", op, `${data.set} output '${o.name}': ${why}`);
+    }
+    return undefined;
+  };
+  let sets: DataSet[];
+  try {
+    sets = dataSets(dir, model);
+  } catch (e) {
+    return fail(e);
   }
-  return done("passed", op);
+  // sync while the backend answers synchronously, async from its first promise on
+  const step = (i: number): TestResult | Promise<TestResult> => {
+    for (; i < sets.length; i++) {
+      let outs: Outputs | Promise<Outputs>;
+      try {
+        outs = backend.run(model, sets[i]);
+      } catch (e) {
+        return fail(e);
+      }
+      if (outs instanceof Promise) {
+        const k = i;
+        return outs.then((o) => check(sets[k], o) ?? step(k + 1), fail);
+      }
+      const r = check(sets[i], outs);
+      if (r) return r;
+    }
+    return done("passed", op);
+  };
+  return step(0);
 }
 
-/** Run every test folder under `dirs`. */
-export function runConformance(dirs: readonly string[], opts: ConformanceOptions = {}): ConformanceReport {
-  const all = findTests(dirs).filter((d) => !opts.filter || opts.filter.test(path.basename(d)));
-  const tests: TestResult[] = [];
-  all.forEach((dir, i) => {
-    const r = runTest(dir, opts.tolerance);
-    tests.push(r);
-    opts.onResult?.(r, i + 1, all.length);
-  });
-  // expanded tests are about the op of the test they expand
+/** The reference interpreter as a conformance backend. */
+const REFERENCE: ConformanceBackend<Outputs> = {
+  unsupported(model) {
+    const missing = findUnsupported(model);
+    return missing ? `op ${missing.domain ? missing.domain + "." : ""}${missing.opType} is not implemented` : undefined;
+  },
+  run: (model, data) => runModel(model, data.inputs),
+  isUnsupported: (e) => e instanceof SaturnError && e.code === "UNSUPPORTED_OP",
+};
+
+/** Run one test folder on the reference interpreter. */
+export function runTest(dir: string, tol: Tolerance = { rtol: 1e-3, atol: 1e-7 }): TestResult {
+  return testFolder(dir, tol, REFERENCE) as TestResult;
+}
+
+/** Run one test folder on a backend whose `run` may be async. */
+export function runTestOn(
+  dir: string,
+  backend: ConformanceBackend<Outputs | Promise<Outputs>>,
+  tol: Tolerance = { rtol: 1e-3, atol: 1e-7 },
+): Promise<TestResult> {
+  return Promise.resolve(testFolder(dir, tol, backend));
+}
+
+/** Totals of per-test results; expanded tests take the op of the test they expand. */
+export function summarize(tests: TestResult[]): ConformanceReport {
   const byName = new Map(tests.map((t) => [t.name, t]));
   for (const t of tests) {
     if (t.op) continue;
@@ -174,6 +241,23 @@ export function runConformance(dirs: readonly string[], opts: ConformanceOptions
     total: tests.length,
     tests,
   };
+}
+
+/** The test folders under `dirs` that the options' filter keeps. */
+export function selectTests(dirs: readonly string[], opts: ConformanceOptions = {}): string[] {
+  return findTests(dirs).filter((d) => !opts.filter || opts.filter.test(path.basename(d)));
+}
+
+/** Run every test folder under `dirs` on the reference interpreter. */
+export function runConformance(dirs: readonly string[], opts: ConformanceOptions = {}): ConformanceReport {
+  const all = selectTests(dirs, opts);
+  const tests: TestResult[] = [];
+  all.forEach((dir, i) => {
+    const r = runTest(dir, opts.tolerance);
+    tests.push(r);
+    opts.onResult?.(r, i + 1, all.length);
+  });
+  return summarize(tests);
 }
 
 /** Per-op totals: op → [passed, failed, unsupported]. */

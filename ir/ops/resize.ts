@@ -19,7 +19,7 @@ import type { InferContext } from "./infer_context.ts";
 import { type OpDef, registerOps } from "./registry.ts";
 
 /** The node's attributes, read once per run with the defaults of its opset. */
-interface ResizeAttrs {
+export interface ResizeAttrs {
   mode: "nearest" | "linear" | "cubic";
   coord: string;
   nearest: string;
@@ -30,7 +30,8 @@ interface ResizeAttrs {
   policy: string;
 }
 
-function readAttrs(ctx: NodeContext): ResizeAttrs {
+/** Resize/Upsample attributes with their opset's defaults; fails (OpError) on an unknown mode. */
+export function readAttrs(ctx: NodeContext): ResizeAttrs {
   const legacy = ctx.node.opType === "Upsample" || ctx.opset < 11;
   let mode = ctx.attrString("mode", "nearest").toLowerCase();
   if (mode === "bilinear") mode = "linear";
@@ -121,7 +122,7 @@ function plan(
  * "resized length" in these formulas is lenIn·scale, which is fractional when scales are given
  * (half_pixel_symmetric also uses the integer output length).
  */
-function sourceCoord(
+export function sourceCoord(
   coord: string,
   x: number,
   lenIn: number,
@@ -154,7 +155,8 @@ function sourceCoord(
   }
 }
 
-function nearestIndex(mode: string, x: number): number {
+/** The input index a nearest-mode coordinate rounds to. */
+export function nearestIndex(mode: string, x: number): number {
   switch (mode) {
     case "round_prefer_floor":
       return x === Math.floor(x) + 0.5 ? Math.floor(x) : Math.round(x);
@@ -167,7 +169,8 @@ function nearestIndex(mode: string, x: number): number {
   }
 }
 
-function cubicKernel(d: number, A: number): number {
+/** Keys' cubic convolution kernel with coefficient A. */
+export function cubicKernel(d: number, A: number): number {
   const x = Math.abs(d);
   if (x <= 1) return ((A + 2) * x - (A + 3)) * x * x + 1;
   if (x < 2) return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
