@@ -12,7 +12,7 @@ import { loadOnnx } from "../onnx/load.ts";
 import { randomInputs } from "../verify/inputs.ts";
 import { createSession } from "../webgpu/session.ts";
 import { median, timeOrtNode, timeOrtWeb, timeRuns, type Timing } from "../bench/peers.ts";
-import { type CliIO, progress } from "./io.ts";
+import { type CliIO, parseDims, progress } from "./io.ts";
 
 const PEERS = new Set(["ortweb", "ort"]);
 
@@ -43,12 +43,7 @@ export async function benchCommand(args: string[], io: CliIO): Promise<number> {
   for (const p of peers) {
     if (!PEERS.has(p)) throw new SaturnError("BAD_ARGUMENT", `--vs ${p}: expected ortweb, ort or none`);
   }
-  const dims: Record<string, number> = {};
-  for (const d of values.dim ?? []) {
-    const m = /^([^=]+)=(\d+)$/.exec(d);
-    if (!m) throw new SaturnError("BAD_ARGUMENT", `--dim ${d}: expected name=N`);
-    dims[m[1]] = Number(m[2]);
-  }
+  const dims = parseDims(values.dim);
   const file = positionals[0];
   const model = loadOnnx(file);
   const inputs = randomInputs(model, { seed: Number(values.seed), dims });

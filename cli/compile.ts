@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { SaturnError } from "../errors.ts";
 import { loadOnnx } from "../onnx/load.ts";
 import { buildProgram, moduleSource } from "../webgpu/compile.ts";
-import type { CliIO } from "./io.ts";
+import { type CliIO, parseDims } from "./io.ts";
 
 /** Run the command; returns the exit code. */
 export function compileCommand(args: string[], io: CliIO): number {
@@ -24,21 +24,29 @@ export function compileCommand(args: string[], io: CliIO): number {
   });
   if (positionals.length !== 1) throw new SaturnError("BAD_ARGUMENT", "compile takes one model path");
   if (!values.output) throw new SaturnError("BAD_ARGUMENT", "compile needs -o DIR");
-  const dims: Record<string, number> = {};
-  for (const d of values.dim ?? []) {
-    const m = /^([^=]+)=(\d+)$/.exec(d);
-    if (!m) throw new SaturnError("BAD_ARGUMENT", `--dim ${d}: expected name=N`);
-    dims[m[1]] = Number(m[2]);
-  }
+  const dims = parseDims(values.dim);
   const file = positionals[0];
   const model = loadOnnx(file);
   const { program, weights } = buildProgram(model, { dims });
   const name = path.basename(file).replace(/\.onnx$/i, "");
   const dir = values.output;
-  Deno.mkdirSync(dir, { recursive: true });
   const js = path.join(dir, `${name}.js`), bin = path.join(dir, `${name}.weights.bin`);
-  Deno.writeFileSync(bin, weights);
-  Deno.writeTextFileSync(js, moduleSource(program, `./${name}.weights.bin`, name));
+  // both files appear together or not at all
+  const tmp = `.tmp-${Deno.pid}`;
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+    Deno.writeFileSync(bin + tmp, weights);
+    Deno.writeTextFileSync(js + tmp, moduleSource(program, `./${name}.weights.bin`, name));
+    Deno.renameSync(bin + tmp, bin);
+    Deno.renameSync(js + tmp, js);
+  } catch (e) {
+    for (const f of [bin + tmp, js + tmp]) {
+      try {
+        Deno.removeSync(f);
+      } catch { /* not written */ }
+    }
+    throw new SaturnError("FILE_UNREADABLE", `${dir}: cannot write the compiled module (${(e as Error).message})`, dir);
+  }
   if (values.json) {
     io.out(
       JSON.stringify({

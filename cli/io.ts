@@ -3,6 +3,19 @@
  * @module
  */
 
+import { SaturnError } from "../errors.ts";
+
+/** `--dim name=N` options as sizes for symbolic dims (a bad one is the user's error). */
+export function parseDims(opts: readonly string[] | undefined): Record<string, number> {
+  const dims: Record<string, number> = {};
+  for (const d of opts ?? []) {
+    const m = /^([^=]+)=(\d+)$/.exec(d);
+    if (!m) throw new SaturnError("BAD_ARGUMENT", `--dim ${d}: expected name=size`);
+    dims[m[1]] = Number(m[2]);
+  }
+  return dims;
+}
+
 /** Where a command writes. */
 export interface CliIO {
   out(line: string): void;

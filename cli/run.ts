@@ -18,7 +18,7 @@ import { dtypeName, isFloat } from "../ir/dtype.ts";
 import { Tensor, toNumbers } from "../ir/tensor.ts";
 import type { Value } from "../ir/values.ts";
 import type { Model } from "../ir/graph.ts";
-import type { CliIO } from "./io.ts";
+import { type CliIO, parseDims } from "./io.ts";
 
 /** Tolerances of `--compare`. */
 export const COMPARE_TOLERANCE = { atol: 1e-4, rtol: 1e-3 };
@@ -68,12 +68,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   }
   const seed = values.seed === undefined ? 0 : Number(values.seed);
   if (!Number.isInteger(seed)) throw new SaturnError("BAD_ARGUMENT", `--seed ${values.seed}: not an integer`);
-  const dims: Record<string, number> = {};
-  for (const d of values.dim ?? []) {
-    const m = /^(.+)=(\d+)$/.exec(d);
-    if (!m) throw new SaturnError("BAD_ARGUMENT", `--dim ${d}: expected name=size`);
-    dims[m[1]] = Number(m[2]);
-  }
+  const dims = parseDims(values.dim);
   const file = positionals[0];
   const model = loadOnnx(file);
   if (backend === "ref") requireReference(model, "reference");

@@ -15,23 +15,14 @@ import { findOp } from "../ir/ops/registry.ts";
 import type { Rule } from "../rules/rule.ts";
 import { ruleLibrary } from "../rules/library.ts";
 import { type GuardCall, guardSource } from "../rules/guards.ts";
-import type { Verdict, VerdictStatus } from "./verify_rule.ts";
+import type { Verdict } from "./verify_rule.ts";
 
 /** Bump when the verifier changes what a verdict means. */
 export const VERIFIER_VERSION = 1;
 
 /** A verdict as stored (no instance models). */
-export interface StoredVerdict {
+export interface StoredVerdict extends Omit<Verdict, "counterexample" | "ms"> {
   key: string;
-  name: string;
-  file?: string;
-  line?: number;
-  status: VerdictStatus;
-  shapes: string[];
-  cases: number;
-  maxError: number;
-  provedInstances: number;
-  note?: string;
   /** refuted: the counterexample in words */
   counterexample?: string;
 }
