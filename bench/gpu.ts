@@ -17,7 +17,7 @@ import { randomInputs } from "../verify/inputs.ts";
 import { runOrt } from "../verify/ort.ts";
 import { createSession } from "../webgpu/session.ts";
 import { compareTensors } from "../conformance/compare.ts";
-import { optimizeModel } from "../optimize/optimize.ts";
+import { DEFAULT_LIMITS, optimizeModel } from "../optimize/optimize.ts";
 import { loadRulePacks } from "../rules/load.ts";
 import { attrDefaults, ruleLibrary } from "../rules/library.ts";
 import { AnalyticalCost } from "../cost/analytical.ts";
@@ -56,9 +56,7 @@ for (const given of files) {
         library: ruleLibrary,
         defaults: attrDefaults,
         cost: new AnalyticalCost(),
-        iterLimit: 30,
-        nodeLimit: 200000,
-        timeLimitMs: 10000,
+        ...DEFAULT_LIMITS,
       });
       file = `${Deno.makeTempDirSync()}/${name.split(" ")[0]}.opt.onnx`;
       saveOnnx(opt, file);

@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import * as ort from "onnxruntime-node";
 import type { Model } from "../ir/graph.ts";
 import { loadOnnx, saveOnnx } from "../onnx/load.ts";
-import { optimizeModel, type OptimizeReport } from "../optimize/optimize.ts";
+import { DEFAULT_LIMITS, optimizeModel, type OptimizeReport } from "../optimize/optimize.ts";
 import { loadRulePacks } from "../rules/load.ts";
 import { attrDefaults, ruleLibrary } from "../rules/library.ts";
 import type { Rule } from "../rules/rule.ts";
@@ -142,9 +142,7 @@ async function timeOptimize(model: Model, rules: Rule[]): Promise<OptimizeTiming
       library: ruleLibrary,
       defaults: attrDefaults,
       cost: new AnalyticalCost(),
-      iterLimit: 30,
-      nodeLimit: 200000,
-      timeLimitMs: 10000,
+      ...DEFAULT_LIMITS,
     });
     ms.push(performance.now() - t0);
   }

@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { SaturnError } from "../errors.ts";
 import { loadOnnx, saveOnnx } from "../onnx/load.ts";
-import { optimizeModel } from "../optimize/optimize.ts";
+import { DEFAULT_LIMITS, optimizeModel } from "../optimize/optimize.ts";
 import { loadRulePacks } from "../rules/load.ts";
 import { attrDefaults, ruleLibrary } from "../rules/library.ts";
 import { AnalyticalCost } from "../cost/analytical.ts";
@@ -34,8 +34,8 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
       output: { type: "string", short: "o" },
       rules: { type: "string", multiple: true },
       without: { type: "string", multiple: true },
-      "time-limit": { type: "string", default: "10" },
-      "node-limit": { type: "string", default: "200000" },
+      "time-limit": { type: "string", default: String(DEFAULT_LIMITS.timeLimitMs / 1000) },
+      "node-limit": { type: "string", default: String(DEFAULT_LIMITS.nodeLimit) },
       extract: { type: "string", default: "ilp" },
       check: { type: "boolean", default: false },
       "trust-rules": { type: "boolean", default: false },
@@ -84,7 +84,7 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
     library: ruleLibrary,
     defaults: attrDefaults,
     cost,
-    iterLimit: 30,
+    iterLimit: DEFAULT_LIMITS.iterLimit,
     nodeLimit,
     timeLimitMs: timeLimit * 1000,
     onIteration: (it) => bar?.update(`iteration ${it.iteration}: ${it.nodes} e-nodes, ${it.applied} rewrites`),

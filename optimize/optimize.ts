@@ -30,6 +30,9 @@ export interface ExtractResult {
   reason?: string;
 }
 
+/** The saturation limits `saturn optimize` uses unless told otherwise. */
+export const DEFAULT_LIMITS = { iterLimit: 30, nodeLimit: 200_000, timeLimitMs: 10_000 } as const;
+
 /** What `optimizeModel` needs besides the model. */
 export interface OptimizeOptions extends RunnerOptions {
   rules: readonly Rule[];
