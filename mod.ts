@@ -37,7 +37,13 @@ export { inputsFromJson, type RandomInputOptions, randomInputs } from "./verify/
 export { type OrtOptions, runOrt } from "./verify/ort.ts";
 export { type ConformanceReport, runConformance, type TestResult } from "./conformance/runner.ts";
 export { compareTensors, compareValues, type Tolerance } from "./conformance/compare.ts";
-export { type Extractor, optimizeModel, type OptimizeOptions, type OptimizeReport } from "./optimize/optimize.ts";
+export {
+  DEFAULT_LIMITS,
+  type Extractor,
+  optimizeModel,
+  type OptimizeOptions,
+  type OptimizeReport,
+} from "./optimize/optimize.ts";
 export { type LoadOptions, loadRuleFile, loadRulePacks, SHIPPED_PACKS } from "./rules/load.ts";
 export { parseRules } from "./rules/parser.ts";
 export { defineRules, type Rule } from "./rules/rule.ts";
