@@ -1,9 +1,11 @@
 /**
- * `saturn bench MODEL [--vs ortweb,ort] [--iters N] [--warmup N] [--seed N] [--dim name=N…] [--profile] [--json]`:
+ * `saturn bench MODEL [--vs ortweb,ort] [--iters N] [--warmup N] [--seed N] [--dim name=N…] [--f16] [--profile]
+ * [--json]`:
  * median latency of one inference (outputs read back to the CPU) for Saturn on WebGPU, ONNX
  * Runtime Web's WebGPU provider in the same Deno process on the same adapter, and
  * onnxruntime-node on the CPU, on the same seeded inputs. `--profile` adds a per-kernel table
- * from timestamp queries. Ratios are against Saturn measured in the same run.
+ * from timestamp queries; `--f16` runs Saturn with half-precision storage (the peers stay in f32).
+ * Ratios are against Saturn measured in the same run.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -28,6 +30,7 @@ export async function benchCommand(args: string[], io: CliIO): Promise<number> {
       seed: { type: "string", default: "0" },
       dim: { type: "string", multiple: true },
       profile: { type: "boolean", default: false },
+      f16: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
     },
   });
@@ -51,13 +54,13 @@ export async function benchCommand(args: string[], io: CliIO): Promise<number> {
   const opts = { iters, warmup };
   bar?.update("Saturn: planning and compiling");
   const t0 = performance.now();
-  const session = await createSession(model, { dims });
+  const session = await createSession(model, { dims, f16: values.f16 });
   const setup = performance.now() - t0;
   bar?.update(`Saturn: ${iters} runs`);
   const saturn = await timeRuns("saturn", setup, () => session.run(inputs), opts);
   let profile: { kernel: string; nodes: string[]; ms: number }[] | undefined;
   if (values.profile) {
-    const p = await createSession(model, { dims, profile: true });
+    const p = await createSession(model, { dims, profile: true, f16: values.f16 });
     // per kernel position (names repeat: every layer has its MatMul+Add)
     const runs: number[][] = [];
     for (let i = 0; i < Math.max(3, Math.min(iters, 10)); i++) {

@@ -1,9 +1,10 @@
 /**
  * `saturn run MODEL [--backend webgpu|ref] [--inputs FILE.json | --seed N] [--dim name=N…]
- * [--compare ort|ref] [--profile] [--json]`.
+ * [--compare ort|ref] [--f16] [--profile] [--json]`.
  * Runs the model on WebGPU (the default) or the reference interpreter; with `--compare ort` also
  * onnxruntime-node on the same inputs (`--compare ref`: the reference interpreter), printing each
- * output's max absolute and relative error, exit 1 beyond atol 1e-4 / rtol 1e-3. `--profile` times
+ * output's max absolute and relative error, exit 1 beyond atol 1e-4 / rtol 1e-3 (1e-2 / 1e-2 with
+ * `--f16`, which stores float tensors in half precision on the GPU). `--profile` times
  * each WebGPU kernel with timestamp queries and prints the slowest.
  * @module
  */
@@ -22,6 +23,8 @@ import { type CliIO, parseDims } from "./io.ts";
 
 /** Tolerances of `--compare`. */
 export const COMPARE_TOLERANCE = { atol: 1e-4, rtol: 1e-3 };
+/** Tolerances of `--compare` with `--f16`. */
+export const F16_TOLERANCE = { atol: 1e-2, rtol: 1e-2 };
 
 function preview(t: Tensor): string {
   const d = t.data;
@@ -46,6 +49,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
       dim: { type: "string", multiple: true },
       compare: { type: "string" },
       profile: { type: "boolean", default: false },
+      f16: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
     },
   });
@@ -81,12 +85,13 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   let setupMs: number | undefined;
   let profile: { kernel: string; nodes: string[]; ms: number }[] | undefined;
   if (values.profile && backend !== "webgpu") throw new SaturnError("BAD_ARGUMENT", "--profile needs --backend webgpu");
+  if (values.f16 && backend !== "webgpu") throw new SaturnError("BAD_ARGUMENT", "--f16 needs --backend webgpu");
   if (backend === "webgpu") {
     const { createSession } = await import("../webgpu/session.ts");
     const inputShapes: Record<string, number[]> = {};
     for (const [k, v] of inputs) if (v instanceof Tensor) inputShapes[k] = [...v.dims];
     const t0 = performance.now();
-    const session = await createSession(model, { dims, inputShapes, profile: values.profile });
+    const session = await createSession(model, { dims, inputShapes, profile: values.profile, f16: values.f16 });
     setupMs = performance.now() - t0;
     device = session.device;
     try {
@@ -114,6 +119,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const ort = values.compare === "ort" ? await runOrt(file, inputs) : refOuts;
   const against = values.compare === "ref" ? "the reference interpreter" : "ONNX Runtime";
   const vs = values.compare === "ref" ? "ref" : "ort";
+  const tol = values.f16 ? F16_TOLERANCE : COMPARE_TOLERANCE;
   let bad = 0;
   const rows = [...outs].map(([name, v]) => {
     if (!(v instanceof Tensor)) return { name, kind: v?.kind ?? "none" };
@@ -124,7 +130,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
         row.ort = "missing";
         bad++;
       } else {
-        const why = compareTensors(v, r, COMPARE_TOLERANCE);
+        const why = compareTensors(v, r, tol);
         const sameShape = v.dtype === r.dtype && v.dims.length === r.dims.length &&
           v.dims.every((d, i) => d === r.dims[i]);
         const stats = sameShape && isFloat(v.dtype)
@@ -176,8 +182,8 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     if (ort) {
       io.out(
         bad
-          ? `${bad} output(s) differ beyond atol 1e-4, rtol 1e-3`
-          : `all outputs match ${against} (atol 1e-4, rtol 1e-3)`,
+          ? `${bad} output(s) differ beyond atol ${tol.atol}, rtol ${tol.rtol}`
+          : `all outputs match ${against} (atol ${tol.atol}, rtol ${tol.rtol})`,
       );
     }
   }

@@ -5,7 +5,8 @@
  * Storage convention on the GPU: float32 → `f32`; bool → `u32` (0/1); uint32 → `u32`; int8,
  * uint8, int16, uint16, int32 and int64 → `i32` (int64 values are narrowed to 32 bits on upload
  * and fail clearly when they do not fit). Other dtypes (float16, float64, uint64, strings…) have
- * no GPU storage here and make a node unsupported.
+ * no GPU storage here and make a node unsupported. With half-precision storage (`f16.ts`), float32
+ * values of the graph are stored as `f16` after the kernels are generated; generators never see it.
  * @module
  */
 import { DataType, dtypeName } from "../ir/dtype.ts";
@@ -13,6 +14,9 @@ import type { Tensor } from "../ir/tensor.ts";
 
 /** A WGSL scalar type that holds one element of a tensor in a storage buffer. */
 export type ElemType = "f32" | "i32" | "u32";
+
+/** What a graph value is stored as: its `ElemType`, or `f16` for a float32 value under `--f16`. */
+export type StoredType = ElemType | "f16";
 
 /** One binding of a kernel: the value (by graph name) its buffer holds, and how it is used. */
 export interface Binding {
@@ -87,5 +91,11 @@ export function unsupported(message: string): never {
   throw new UnsupportedError(message);
 }
 
-/** Bytes one element takes on the GPU (every storage type is 32-bit). */
+/** Bytes one element takes on the GPU (every storage type is 32-bit but `f16`). */
 export const ELEM_BYTES = 4;
+
+/** Bytes a buffer of `elements` elements of `t` takes: at least 4, a multiple of 4. */
+export function storedBytes(t: StoredType, elements: number): number {
+  const raw = elements * (t === "f16" ? 2 : ELEM_BYTES);
+  return Math.max(ELEM_BYTES, Math.ceil(raw / 4) * 4);
+}

@@ -18,7 +18,8 @@ import { sizeOf, type Tensor } from "../ir/tensor.ts";
 import type { ValueType } from "../ir/types.ts";
 import "../rules/contrib_ops.ts";
 import { fuse, type LoweredNode } from "./fusion.ts";
-import { ELEM_BYTES, type ElemType, type KernelSpec, storageType, type Target, UnsupportedError } from "./kernel.ts";
+import { F16_MAX, type HalfMode, halfStorageKernel } from "./f16.ts";
+import { type KernelSpec, storageType, storedBytes, type StoredType, type Target, UnsupportedError } from "./kernel.ts";
 import { findLowering, type LowerCtx, type TensorInfo } from "./lowering.ts";
 import "./lower.ts";
 
@@ -32,21 +33,32 @@ export interface PlanOptions {
   specialize?: ReadonlyMap<string, Tensor>;
   /** the device kernels are generated for (default: a hardware GPU) */
   target?: Target;
+  /**
+   * store the graph's float32 values (inputs, weights, activations, outputs) as f16 on the GPU;
+   * kernels still compute in f32 (`f16.ts`). Needs the adapter's `shader-f16` feature;
+   * `"emulated"` keeps f32 buffers and rounds what crosses memory to f16 values (for testing on
+   * adapters without it).
+   */
+  f16?: boolean | "emulated";
 }
 
 /** A value the GPU holds: its static type, and the value whose buffer it lives in. */
 export interface ValuePlan extends TensorInfo {
-  elemType: ElemType;
-  /** bytes on the GPU (4 per element, at least 4) */
+  elemType: StoredType;
+  /** bytes on the GPU (4 per element, 2 for f16; a multiple of 4, at least 4) */
   bytes: number;
   /** the value that owns the buffer (itself, or what a view aliases) */
   root: string;
+  /** held at half precision (`PlanOptions.f16`): as f16, or as f32 rounded to f16 values */
+  half?: HalfMode;
   kind: "input" | "weight" | "activation";
 }
 
 /** A graph output: computed on the GPU (`root`) or known at plan time (`constant`). */
 export interface OutputPlan extends TensorInfo {
   root?: string;
+  /** how the GPU stores it (with `root`) */
+  elemType?: StoredType;
   constant?: Tensor;
 }
 
@@ -226,13 +238,28 @@ export function unsupportedError(u: UnsupportedNode): SaturnError {
 
 /**
  * Bytes of a tensor as the GPU holds it; int64 values must fit in 32 bits, else a SaturnError
- * with `code` (`UNSUPPORTED_OP` for a model's constant, `BAD_INPUT` for an input).
+ * with `code` (`UNSUPPORTED_OP` for a model's constant, `BAD_INPUT` for an input). With `half`, a
+ * float32 tensor becomes f16 (or f32 holding f16 values when "emulated"), finite values past the
+ * f16 range saturating to ±65504.
  */
-export function gpuBytes(t: Tensor, what: string, code: SaturnErrorCode = "UNSUPPORTED_OP"): Uint8Array {
+export function gpuBytes(
+  t: Tensor,
+  what: string,
+  code: SaturnErrorCode = "UNSUPPORTED_OP",
+  half?: HalfMode,
+): Uint8Array {
   const st = storageType(t.dtype);
   if (!st) throw new SaturnError(code, `${what} is ${dtypeName(t.dtype)}, which has no WebGPU storage`);
   const d = t.data;
   const n = t.size;
+  if (half && st === "f32") {
+    const h = new Float16Array(Math.ceil(n / 2) * 2);
+    for (let i = 0; i < n; i++) {
+      const v = Number(d[i]);
+      h[i] = Number.isFinite(v) ? Math.max(-F16_MAX, Math.min(F16_MAX, v)) : v;
+    }
+    return new Uint8Array(half === "f16" ? h.buffer : Float32Array.from(h.subarray(0, n)).buffer);
+  }
   if (d instanceof Float32Array || d instanceof Int32Array || d instanceof Uint32Array) {
     return new Uint8Array(d.buffer, d.byteOffset, n * 4);
   }
@@ -289,18 +316,23 @@ export function planModel(model: Model, opts: PlanOptions = {}): KernelPlan {
     const t = own.get(n);
     return t ? { name: n, dtype: t.dtype, dims: [...t.dims] } : temps.get(n) ?? a.info(n);
   };
+  const halfMode: HalfMode | undefined = opts.f16 === "emulated" ? "emulated" : opts.f16 ? "f16" : undefined;
   const addValue = (t: TensorInfo): ValuePlan => {
     const had = values.get(t.name);
     if (had) return had;
     const r = root(t.name);
     const rootInfo = r === t.name ? t : info(r);
     const kind = feedSet.has(r) ? "input" : known(r) ? "weight" : "activation";
+    // kernel-private buffers (tables, partial sums) are not graph values: never half
+    const half = t.dtype === DataType.FLOAT && !own.has(r) && !temps.has(r) ? halfMode : undefined;
+    const elemType = half === "f16" ? "f16" : storageType(t.dtype)!;
     const v: ValuePlan = {
       ...t,
-      elemType: storageType(t.dtype)!,
-      bytes: Math.max(ELEM_BYTES, sizeOf(rootInfo.dims) * ELEM_BYTES),
+      elemType,
+      bytes: storedBytes(elemType, sizeOf(rootInfo.dims)),
       root: r,
       kind,
+      ...(half ? { half } : {}),
     };
     values.set(t.name, v);
     if (r !== t.name) addValue(rootInfo);
@@ -312,7 +344,8 @@ export function planModel(model: Model, opts: PlanOptions = {}): KernelPlan {
     for (const b of k.bindings) {
       const v = addValue(info(b.value));
       if (v.kind === "weight" && !weights.has(v.root)) {
-        weights.set(v.root, gpuBytes(known(v.root)!, `constant '${v.root}' (read by ${k.name})`));
+        const what = `constant '${v.root}' (read by ${k.name})`;
+        weights.set(v.root, gpuBytes(known(v.root)!, what, "UNSUPPORTED_OP", v.half));
       }
     }
   }
@@ -321,9 +354,11 @@ export function planModel(model: Model, opts: PlanOptions = {}): KernelPlan {
     if (c) return { name: o.name, dtype: c.dtype, dims: [...c.dims], constant: c };
     const v = addValue(a.info(o.name));
     if (v.kind === "weight" && !weights.has(v.root)) {
-      weights.set(v.root, gpuBytes(a.known(v.root)!, `constant '${v.root}'`));
+      weights.set(v.root, gpuBytes(a.known(v.root)!, `constant '${v.root}'`, "UNSUPPORTED_OP", v.half));
     }
-    return { name: o.name, dtype: v.dtype, dims: v.dims, root: v.root };
+    return { name: o.name, dtype: v.dtype, dims: v.dims, root: v.root, elemType: v.elemType };
   });
-  return { values, inputs, outputs, weights, kernels };
+  if (!halfMode) return { values, inputs, outputs, weights, kernels };
+  const half = new Set([...values.values()].filter((v) => v.half).map((v) => v.name));
+  return { values, inputs, outputs, weights, kernels: kernels.map((k) => halfStorageKernel(k, half, halfMode)) };
 }

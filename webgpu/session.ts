@@ -14,6 +14,7 @@ import { acquireDevice, type GpuContext } from "./device.ts";
 import { type MemoryPlan, planMemory } from "./memory.ts";
 import { pipelineFor } from "./pipelines.ts";
 import { inputBytes, tensorFromGpu } from "./buffers.ts";
+import { storedBytes } from "../codegen/kernel.ts";
 
 /** Options for `createSession`: the plan's (static dims) and, optionally, a device. */
 export interface SessionOptions extends PlanOptions {
@@ -66,6 +67,12 @@ export async function createSession(model: Model, opts: SessionOptions = {}): Pr
   const missing = unsupportedNodes(model, opts);
   if (missing.length) throw unsupportedError(missing[0]);
   const gpu = opts.gpu ?? await acquireDevice();
+  if (opts.f16 === true && !gpu.features.has("shader-f16")) {
+    throw new SaturnError(
+      "BAD_ARGUMENT",
+      `--f16 needs the adapter's shader-f16 feature, which ${gpu.description} lacks (run without --f16)`,
+    );
+  }
   const plan = planModel(model, { ...opts, target: opts.target ?? { software: gpu.software } });
   const mem = planMemory(plan);
   const { device } = gpu;
@@ -111,7 +118,8 @@ export async function createSession(model: Model, opts: SessionOptions = {}): Pr
   let stagingBytes = 0;
   for (const o of plan.outputs) {
     if (!o.root) continue;
-    const bytes = o.dims.reduce((a, d) => a * d, 1) * 4;
+    const elements = o.dims.reduce((a, d) => a * d, 1);
+    const bytes = elements ? storedBytes(o.elemType ?? "f32", elements) : 0;
     copies.push({ buf: byRoot.get(o.root)!, offset: stagingBytes, bytes });
     stagingBytes += bytes;
   }
