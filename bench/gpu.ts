@@ -3,9 +3,10 @@
  * WebGPU provider (same process, same adapter) vs onnxruntime-node on the CPU — median ms of one
  * inference with outputs read back — plus Saturn's GPU time (sum of per-kernel timestamps) and a
  * correctness check against onnxruntime-node. With `--optimize`, Saturn runs the model after `optimize` (shipped
- * packs) while the peers run the original. Writes `$OUT/gpu_bench.json` when `$OUT` is set.
+ * packs) while the peers run the original. With `--f16`, Saturn is also timed with half-precision
+ * storage (checked against ORT within 1e-2). Writes `$OUT/gpu_bench.json` when `$OUT` is set.
  *
- *     deno run -A bench/gpu.ts [--models DIR/a.onnx,…] [--iters N] [--warmup N]
+ *     deno run -A bench/gpu.ts [--models DIR/a.onnx,…] [--iters N] [--warmup N] [--optimize] [--f16]
  * @module
  */
 import { parseArgs } from "node:util";
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "3" },
     "no-ortweb": { type: "boolean", default: false },
     optimize: { type: "boolean", default: false },
+    f16: { type: "boolean", default: false },
   },
 });
 const files = (values.models ?? "").split(",").filter(Boolean);
@@ -95,6 +97,28 @@ for (const given of files) {
     row.saturnMs = +saturn.median.toFixed(3);
     row.saturnFirstMs = +saturn.first.toFixed(1);
     save();
+    if (values.f16) {
+      const h = await createSession(model, { f16: true });
+      const half = await timeRuns("saturn-f16", 0, () => h.run(inputs), opts);
+      const gotH = await h.run(inputs);
+      const badH: string[] = [];
+      for (const [k, v] of want) {
+        const why = compareTensors(gotH.get(k)!, v, { atol: 1e-2, rtol: 1e-2 });
+        if (why) badH.push(`${k}: ${why}`);
+      }
+      h.destroy();
+      const hp = await createSession(model, { profile: true, f16: true });
+      const gpuH: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        await hp.run(inputs);
+        gpuH.push((hp.lastProfile ?? []).reduce((a, k) => a + k.ms, 0));
+      }
+      hp.destroy();
+      row.saturnF16Ms = +half.median.toFixed(3);
+      row.saturnF16GpuMs = +median(gpuH).toFixed(3);
+      row.matchesOrtF16 = badH.length ? badH.join("; ").slice(0, 300) : true;
+      save();
+    }
     if (!values["no-ortweb"]) {
       try {
         const w = await timeOrtWeb(Deno.readFileSync(given), inputs, opts);

@@ -16,6 +16,7 @@
  * @module
  */
 import type { Model } from "../ir/graph.ts";
+import { SaturnError } from "../errors.ts";
 import { planModel, type PlanOptions, unsupportedError, unsupportedNodes } from "../codegen/plan.ts";
 import { gpuBytes } from "../codegen/plan.ts";
 import { planMemory } from "./memory.ts";
@@ -39,6 +40,9 @@ export interface Program {
 
 /** Build the program and the weights file for a model. */
 export function buildProgram(model: Model, opts: PlanOptions = {}): { program: Program; weights: Uint8Array } {
+  if (opts.f16) {
+    throw new SaturnError("BAD_ARGUMENT", "compile does not support half-precision storage (f16) yet");
+  }
   const missing = unsupportedNodes(model, opts);
   if (missing.length) throw unsupportedError(missing[0]);
   const plan = planModel(model, opts);
