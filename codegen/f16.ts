@@ -26,20 +26,59 @@ const DECL = /@group\(0\) @binding\((\d+)\) var<storage, (read|read_write)> (\w+
 /** Real f16 buffers, or f32 buffers whose stores are rounded to f16 values. */
 export type HalfMode = "f16" | "emulated";
 
+/**
+ * How a value is held at half precision: the mode, and what a store past the f16 range gives —
+ * ±65504 (`saturate`, float32 values under `--f16`) or ±infinity as an IEEE conversion does
+ * (float16 values of the model).
+ */
+export interface HalfStore {
+  mode: HalfMode;
+  saturate: boolean;
+}
+
 interface HalfBinding {
   /** wraps a loaded value back to its f32 type */
   load: string;
-  /** wraps an f32 value (clamped to the f16 range) to store it */
-  store: string;
-  /** wraps an f32 scalar (a component) to store it */
-  storeScalar: string;
+  /** the store helper for a value of `n` components (n = 1: a scalar) */
+  store(n: number): string;
 }
 
-/** Helpers of the emulated form: round f32 scalars and vectors to the nearest f16 value. */
-const ROUND_HELPERS = `fn f16r(v: f32) -> f32 { return unpack2x16float(pack2x16float(vec2<f32>(v, 0.0))).x; }
-fn f16r2(v: vec2<f32>) -> vec2<f32> { return unpack2x16float(pack2x16float(v)); }
-fn f16r3(v: vec3<f32>) -> vec3<f32> { return vec3<f32>(f16r2(v.xy), f16r(v.z)); }
-fn f16r4(v: vec4<f32>) -> vec4<f32> { return vec4<f32>(f16r2(v.xy), f16r2(v.zw)); }`;
+/**
+ * The store helper for `n` f32 components under `how`: rounds to the nearest f16, NaN stays NaN,
+ * |v| ≥ 65520 (what IEEE rounds to infinity) gives ±65504 when saturating, else ±infinity
+ * (an infinite input stays infinite either way). Classified by bits, so it holds even where the
+ * compiler assumes no NaN. Returns the name and its WGSL (with the scalar helper it calls).
+ */
+function storeHelper(how: HalfStore, n: number): { name: string; source: string[] } {
+  const real = how.mode === "f16";
+  const T = real ? "f16" : "f32";
+  const base = `h16${real ? "r" : "e"}${how.saturate ? "s" : "i"}`;
+  if (n > 1) {
+    const scalar = storeHelper(how, 1);
+    const comps = ["x", "y", "z", "w"].slice(0, n).map((c) => `${base}(v.${c})`).join(", ");
+    return {
+      name: `${base}${n}`,
+      source: [
+        ...scalar.source,
+        `fn ${base}${n}(v: vec${n}<f32>) -> vec${n}<${T}> { return vec${n}<${T}>(${comps}); }`,
+      ],
+    };
+  }
+  const conv = (x: string) => (real ? `f16(${x})` : `unpack2x16float(pack2x16float(vec2<f32>(${x}, 0.0))).x`);
+  const inf = real ? "bitcast<vec2<f16>>(0x7c00u).x" : "bitcast<f32>(0x7f800000u)";
+  const nan = real ? "bitcast<vec2<f16>>(0x7e00u).x" : "v";
+  const big = how.saturate ? `select(${conv(`${F16_MAX}.0`)}, ${inf}, b == 0x7f800000u)` : inf;
+  return {
+    name: base,
+    source: [`fn ${base}(v: f32) -> ${T} {
+  let b = bitcast<u32>(v) & 0x7fffffffu;
+  if (b > 0x7f800000u) { return ${nan}; }
+  if (b < 0x477ff000u) { return ${conv(`clamp(v, -${F16_MAX}.0, ${F16_MAX}.0)`)}; }
+  let m = ${big};
+  return select(-m, m, v > 0.0);
+}`],
+  };
+}
 
 /** Index of the `]` (or `)`) closing the bracket opened at `open`. */
 function closing(src: string, open: number): number {
@@ -96,40 +135,43 @@ function rewriteAccesses(src: string, half: ReadonlyMap<string, HalfBinding>): s
     const end = statementEnd(src, rhsStart);
     const rhs = rewriteAccesses(src.slice(rhsStart, end), half).trim();
     const op = assign[1];
-    const value = op ? `${h.load}(${access})${member} ${op} (${rhs})` : `(${rhs})`;
-    const store = member ? h.storeScalar : h.store;
-    const bound = member || h.load === "f32" ? `${F16_MAX}.0` : `${h.load}(${F16_MAX}.0)`;
-    out += `${access}${member} = ${store}(clamp(${value}, -${bound}, ${bound}));`;
+    const value = op ? `${h.load}(${access})${member} ${op} (${rhs})` : rhs;
+    const width = member ? member.replace(/[\s.]/g, "").length : Number(/vec(\d)/.exec(h.load)?.[1] ?? 1);
+    out += `${access}${member} = ${h.store(width)}(${value});`;
     at = end + 1;
   }
   return out + src.slice(at);
 }
 
 /**
- * A kernel whose bindings of the values in `half` hold f16 (`mode` "f16") or f32 rounded to f16
+ * A kernel whose bindings of the values in `half` hold f16 (mode "f16") or f32 rounded to f16
  * values ("emulated"); the kernel unchanged when it binds none of them.
  * @example
  * ```ts ignore
- * const k16 = halfStorageKernel(kernel, new Set(["hidden", "weight"]), "f16");
+ * const k16 = halfStorageKernel(kernel, new Map([["hidden", { mode: "f16", saturate: true }]]));
  * ```
  */
-export function halfStorageKernel(kernel: KernelSpec, half: ReadonlySet<string>, mode: HalfMode): KernelSpec {
+export function halfStorageKernel(kernel: KernelSpec, half: ReadonlyMap<string, HalfStore>): KernelSpec {
   const bindings = new Map<string, HalfBinding>();
+  const helpers = new Map<string, string[]>();
+  let real = false;
   const wgsl = kernel.wgsl.replace(DECL, (decl, index: string, access: string, name: string, type: string) => {
     const b = kernel.bindings[Number(index)];
-    if (!b || !half.has(b.value)) return decl;
-    if (mode === "emulated") {
-      const n = /vec(\d)/.exec(type)?.[1] ?? "";
-      bindings.set(name, { load: type, store: `f16r${n}`, storeScalar: "f16r" });
-      return decl;
-    }
-    const t16 = type.replace("f32", "f16");
-    bindings.set(name, { load: type, store: t16, storeScalar: "f16" });
-    return `@group(0) @binding(${index}) var<storage, ${access}> ${name}: array<${t16}>;`;
+    const how = b && half.get(b.value);
+    if (!how) return decl;
+    const store = (n: number) => {
+      const h = storeHelper(how, n);
+      helpers.set(h.name, h.source);
+      return h.name;
+    };
+    bindings.set(name, { load: type, store });
+    if (how.mode === "emulated") return decl;
+    real = true;
+    return `@group(0) @binding(${index}) var<storage, ${access}> ${name}: array<${type.replace("f32", "f16")}>;`;
   });
   if (!bindings.size) return kernel;
   const body = rewriteAccesses(wgsl, bindings);
-  if (mode === "emulated") return { ...kernel, wgsl: `${body}\n${ROUND_HELPERS}\n` };
-  const enable = /^\s*enable f16;/m.test(body) ? "" : "enable f16;\n";
-  return { ...kernel, wgsl: enable + body };
+  const fns = [...new Set([...helpers.values()].flat())].join("\n");
+  const enable = real && !/^\s*enable f16;/m.test(body) ? "enable f16;\n" : "";
+  return { ...kernel, wgsl: `${enable}${body}\n${fns}\n` };
 }

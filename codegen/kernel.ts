@@ -2,9 +2,11 @@
  * What the code generator produces: kernels (WGSL source, entry point, the values each binding
  * holds, the dispatch size) and the storage element type each ONNX dtype has on the GPU.
  *
- * Storage convention on the GPU: float32 → `f32`; bool → `u32` (0/1); uint32 → `u32`; int8,
+ * Storage convention on the GPU: float32 → `f32`; float16 → `f32` for the generators (computed in
+ * f32; the plan stores it as f16, or as f32 rounded to f16 values without `shader-f16`, see
+ * `f16.ts`); bool → `u32` (0/1); uint32 → `u32`; int8,
  * uint8, int16, uint16, int32 and int64 → `i32` (int64 values are narrowed to 32 bits on upload
- * and fail clearly when they do not fit). Other dtypes (float16, float64, uint64, strings…) have
+ * and fail clearly when they do not fit). Other dtypes (bfloat16, float64, uint64, strings…) have
  * no GPU storage here and make a node unsupported. With half-precision storage (`f16.ts`), float32
  * values of the graph are stored as `f16` after the kernels are generated; generators never see it.
  * @module
@@ -49,12 +51,15 @@ export interface KernelSpec {
 export interface Target {
   /** a software adapter (llvmpipe): prefer kernels that compile fast over peak speed */
   software?: boolean;
+  /** the device has `shader-f16`: float16 values are stored as f16 (else as f32 rounded to f16 values) */
+  shaderF16?: boolean;
 }
 
 /** The GPU storage type of an ONNX dtype, or undefined when the backend cannot hold it. */
 export function storageType(dtype: number): ElemType | undefined {
   switch (dtype) {
     case DataType.FLOAT:
+    case DataType.FLOAT16:
       return "f32";
     case DataType.BOOL:
     case DataType.UINT32:

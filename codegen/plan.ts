@@ -14,11 +14,11 @@ import { DataType, dtypeName } from "../ir/dtype.ts";
 import { type Graph, type Model, type Node, opsetVersion } from "../ir/graph.ts";
 import { inferModel } from "../ir/infer.ts";
 import { NodeContext } from "../ir/ops/node_context.ts";
-import { sizeOf, type Tensor } from "../ir/tensor.ts";
+import { sizeOf, type Tensor, toNumbers } from "../ir/tensor.ts";
 import type { ValueType } from "../ir/types.ts";
 import "../rules/contrib_ops.ts";
 import { fuse, type LoweredNode } from "./fusion.ts";
-import { F16_MAX, type HalfMode, halfStorageKernel } from "./f16.ts";
+import { F16_MAX, type HalfMode, halfStorageKernel, type HalfStore } from "./f16.ts";
 import { type KernelSpec, storageType, storedBytes, type StoredType, type Target, UnsupportedError } from "./kernel.ts";
 import { findLowering, type LowerCtx, type TensorInfo } from "./lowering.ts";
 import "./lower.ts";
@@ -240,7 +240,8 @@ export function unsupportedError(u: UnsupportedNode): SaturnError {
  * Bytes of a tensor as the GPU holds it; int64 values must fit in 32 bits, else a SaturnError
  * with `code` (`UNSUPPORTED_OP` for a model's constant, `BAD_INPUT` for an input). With `half`, a
  * float32 tensor becomes f16 (or f32 holding f16 values when "emulated"), finite values past the
- * f16 range saturating to ±65504.
+ * f16 range saturating to ±65504. A float16 tensor is always `half`: its bits as they are, or
+ * decoded to f32.
  */
 export function gpuBytes(
   t: Tensor,
@@ -252,6 +253,13 @@ export function gpuBytes(
   if (!st) throw new SaturnError(code, `${what} is ${dtypeName(t.dtype)}, which has no WebGPU storage`);
   const d = t.data;
   const n = t.size;
+  if (t.dtype === DataType.FLOAT16) {
+    if (!half) throw new Error(`${what}: float16 values need half storage`);
+    if (half === "emulated") return new Uint8Array(Float32Array.from(toNumbers(t)).buffer);
+    const bits = new Uint16Array(Math.ceil(n / 2) * 2);
+    bits.set(d as Uint16Array);
+    return new Uint8Array(bits.buffer);
+  }
   if (half && st === "f32") {
     const h = new Float16Array(Math.ceil(n / 2) * 2);
     for (let i = 0; i < n; i++) {
@@ -317,6 +325,10 @@ export function planModel(model: Model, opts: PlanOptions = {}): KernelPlan {
     return t ? { name: n, dtype: t.dtype, dims: [...t.dims] } : temps.get(n) ?? a.info(n);
   };
   const halfMode: HalfMode | undefined = opts.f16 === "emulated" ? "emulated" : opts.f16 ? "f16" : undefined;
+  // float16 values are always half; float32 ones with `f16`
+  const float16Mode: HalfMode = opts.f16 === "emulated" || !opts.target?.shaderF16 ? "emulated" : "f16";
+  const halfOf = (dtype: number): HalfMode | undefined =>
+    dtype === DataType.FLOAT ? halfMode : dtype === DataType.FLOAT16 ? float16Mode : undefined;
   const addValue = (t: TensorInfo): ValuePlan => {
     const had = values.get(t.name);
     if (had) return had;
@@ -324,7 +336,7 @@ export function planModel(model: Model, opts: PlanOptions = {}): KernelPlan {
     const rootInfo = r === t.name ? t : info(r);
     const kind = feedSet.has(r) ? "input" : known(r) ? "weight" : "activation";
     // kernel-private buffers (tables, partial sums) are not graph values: never half
-    const half = t.dtype === DataType.FLOAT && !own.has(r) && !temps.has(r) ? halfMode : undefined;
+    const half = own.has(r) || temps.has(r) ? undefined : halfOf(t.dtype);
     const elemType = half === "f16" ? "f16" : storageType(t.dtype)!;
     const v: ValuePlan = {
       ...t,
@@ -358,7 +370,7 @@ export function planModel(model: Model, opts: PlanOptions = {}): KernelPlan {
     }
     return { name: o.name, dtype: v.dtype, dims: v.dims, root: v.root, elemType: v.elemType };
   });
-  if (!halfMode) return { values, inputs, outputs, weights, kernels };
-  const half = new Set([...values.values()].filter((v) => v.half).map((v) => v.name));
-  return { values, inputs, outputs, weights, kernels: kernels.map((k) => halfStorageKernel(k, half, halfMode)) };
+  const half = new Map<string, HalfStore>();
+  for (const v of values.values()) if (v.half) half.set(v.name, { mode: v.half, saturate: v.dtype === DataType.FLOAT });
+  return { values, inputs, outputs, weights, kernels: kernels.map((k) => halfStorageKernel(k, half)) };
 }

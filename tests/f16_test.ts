@@ -15,9 +15,13 @@ import { randomInputs } from "../verify/inputs.ts";
 import { runOrt } from "../verify/ort.ts";
 import { compareTensors } from "../conformance/compare.ts";
 import { planModel } from "../codegen/plan.ts";
-import { halfStorageKernel } from "../codegen/f16.ts";
+import { type HalfMode, halfStorageKernel, type HalfStore } from "../codegen/f16.ts";
 import type { KernelSpec } from "../codegen/kernel.ts";
 import { createSession } from "../webgpu/session.ts";
+import { runModel } from "../ir/interpreter.ts";
+import { DataType } from "../ir/dtype.ts";
+import { fromNumbers, type Tensor, toNumbers } from "../ir/tensor.ts";
+import type { Model, ValueInfo } from "../ir/graph.ts";
 
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null) ?? null;
 const ignore = adapter === null;
@@ -57,6 +61,10 @@ for (const name of MODELS) {
   });
 }
 
+function half(values: string[], mode: HalfMode): Map<string, HalfStore> {
+  return new Map(values.map((v) => [v, { mode, saturate: true }]));
+}
+
 function kernel(wgsl: string, values: string[]): KernelSpec {
   return {
     name: "k",
@@ -78,21 +86,73 @@ fn main() {
   if (in0[1] == a) { out3[0] = a; }
   out3[in1[2]] += in0[in1[3]] * 2.0;
 }`;
-  const k = halfStorageKernel(kernel(src, ["x", "idx", "w", "y"]), new Set(["x", "w", "y"]), "f16");
+  const k = halfStorageKernel(kernel(src, ["x", "idx", "w", "y"]), half(["x", "w", "y"], "f16"));
   const w = k.wgsl;
   assert(w.startsWith("enable f16;\n"), w);
   assert(w.includes("in0: array<f16>;") && w.includes("in2: array<vec4<f16>>;") && w.includes("out3: array<f16>;"), w);
   assert(w.includes("in1: array<i32>;"), w);
   assert(w.includes("let a = f32(in0[u32(in1[0])]) + vec4<f32>(in2[in1[1]]).y;"), w);
-  assert(w.includes("if (f32(in0[1]) == a) { out3[0] = f16(clamp((a), -65504.0, 65504.0)); }"), w);
-  assert(
-    w.includes("out3[in1[2]] = f16(clamp(f32(out3[in1[2]]) + (f32(in0[in1[3]]) * 2.0), -65504.0, 65504.0));"),
-    w,
-  );
-  const e = halfStorageKernel(kernel(src, ["x", "idx", "w", "y"]), new Set(["y"]), "emulated").wgsl;
+  assert(w.includes("if (f32(in0[1]) == a) { out3[0] = h16rs(a); }"), w);
+  assert(w.includes("out3[in1[2]] = h16rs(f32(out3[in1[2]]) + (f32(in0[in1[3]]) * 2.0));"), w);
+  assert(w.includes("fn h16rs(v: f32) -> f16 {"), w);
+  const e = halfStorageKernel(kernel(src, ["x", "idx", "w", "y"]), half(["y"], "emulated")).wgsl;
   assert(e.includes("out3: array<f32>;") && !e.includes("enable f16"), e);
-  assert(e.includes("out3[0] = f16r(clamp((a), -65504.0, 65504.0));"), e);
-  assertEquals(halfStorageKernel(kernel(src, ["x", "idx", "w", "y"]), new Set(["idx"]), "f16").wgsl, src);
+  assert(e.includes("out3[0] = h16es(a);") && e.includes("fn h16es(v: f32) -> f32 {"), e);
+  assertEquals(halfStorageKernel(kernel(src, ["x", "idx", "w", "y"]), new Map()).wgsl, src);
+});
+
+/** One kernel storing `x` through the store helper of `how` (emulated, so it runs on any adapter). */
+async function storeThrough(x: number[], saturate: boolean): Promise<number[]> {
+  const device = await (await navigator.gpu.requestAdapter())!.requestDevice();
+  const src = `@group(0) @binding(0) var<storage, read> in0: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out1: array<f32>;
+@compute @workgroup_size(1) fn main() {
+  for (var i = 0u; i < ${x.length}u; i = i + 1u) { out1[i] = in0[i]; }
+}`;
+  const k = halfStorageKernel(kernel(src, ["x", "y"]), new Map([["y", { mode: "emulated", saturate }]]));
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const a = device.createBuffer({ size: 4 * x.length, usage });
+  const b = device.createBuffer({ size: 4 * x.length, usage });
+  const r = device.createBuffer({ size: 4 * x.length, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(a, 0, new Float32Array(x));
+  const pipeline = device.createComputePipeline({
+    layout: "auto",
+    compute: { module: device.createShaderModule({ code: k.wgsl }), entryPoint: "main" },
+  });
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(
+    0,
+    device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [{ binding: 0, resource: { buffer: a } }, { binding: 1, resource: { buffer: b } }],
+    }),
+  );
+  pass.dispatchWorkgroups(1);
+  pass.end();
+  enc.copyBufferToBuffer(b, 0, r, 0, 4 * x.length);
+  device.queue.submit([enc.finish()]);
+  await r.mapAsync(GPUMapMode.READ);
+  const out = [...new Float32Array(r.getMappedRange().slice(0))];
+  device.destroy();
+  return out;
+}
+
+Deno.test({
+  name: "f16 stores: round to nearest, NaN stays NaN, overflow saturates (--f16) or becomes infinity (float16)",
+  ignore,
+  fn: async () => {
+    const x = [1 / 3, -2.5, 65504, 65519, 65520, -1e6, Infinity, -Infinity, NaN, 1e-8, 0];
+    const f16 = (v: number) => new Float16Array([v])[0];
+    const ieee = await storeThrough(x, false);
+    assertEquals(ieee.map(String), x.map((v) => String(f16(v))));
+    const sat = await storeThrough(x, true);
+    const want = x.map((
+      v,
+    ) => (Number.isFinite(v) ? Math.max(-65504, Math.min(65504, f16(Math.max(-65504, Math.min(65504, v))))) : v));
+    assertEquals(sat.map(String), want.map(String));
+  },
 });
 
 Deno.test("f16 plan: float values are half, index tables and integer values are not", () => {
@@ -129,5 +189,45 @@ Deno.test({
     assertEquals(out.code, 2, err);
     assertEquals(err.split("\n").length, 1, err);
     assert(/shader-f16/.test(err), err);
+  },
+});
+
+/** `model` with every float32 tensor (initializers, inputs, outputs, declared types) made float16. */
+function toFloat16Model(model: Model): Model {
+  const ty = (v: ValueInfo): ValueInfo =>
+    v.type?.kind === "tensor" && v.type.dtype === DataType.FLOAT
+      ? { ...v, type: { ...v.type, dtype: DataType.FLOAT16 } }
+      : v;
+  const g = model.graph;
+  const initializers = new Map<string, Tensor>();
+  for (const [k, t] of g.initializers) {
+    initializers.set(k, t.dtype === DataType.FLOAT ? fromNumbers(DataType.FLOAT16, t.dims, toNumbers(t)) : t);
+  }
+  return {
+    ...model,
+    graph: { ...g, initializers, inputs: g.inputs.map(ty), outputs: g.outputs.map(ty), valueInfo: g.valueInfo.map(ty) },
+  };
+}
+
+Deno.test({
+  name: "a float16 model (squeezenet1_1 in float16) runs on WebGPU and matches the reference interpreter",
+  ignore,
+  fn: async () => {
+    const model = toFloat16Model(loadOnnx(modelPath("squeezenet1_1")));
+    const inputs = randomInputs(model, { seed: 0 });
+    const want = runModel(model, inputs);
+    const session = await createSession(model);
+    try {
+      const got = await session.run(inputs);
+      assert(session.plan.inputs.every((v) => v.half !== undefined), "float16 inputs are held at half precision");
+      for (const [name, t] of want) {
+        const g = got.get(name)!;
+        assertEquals(g.dtype, DataType.FLOAT16);
+        const why = compareTensors(g, t as Tensor, TOL);
+        assert(!why, `output '${name}': ${why}`);
+      }
+    } finally {
+      session.destroy();
+    }
   },
 });

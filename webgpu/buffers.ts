@@ -7,7 +7,7 @@
  */
 import { SaturnError } from "../errors.ts";
 import { DataType, dtypeName } from "../ir/dtype.ts";
-import { allocate, Tensor } from "../ir/tensor.ts";
+import { allocate, fromNumbers, Tensor } from "../ir/tensor.ts";
 import { gpuBytes } from "../codegen/plan.ts";
 import type { TensorInfo } from "../codegen/lowering.ts";
 import type { StoredType } from "../codegen/kernel.ts";
@@ -40,6 +40,12 @@ export function tensorFromGpu(
 ): Tensor {
   const n = info.dims.reduce((a, d) => a * d, 1);
   const dims = [...info.dims];
+  if (info.dtype === DataType.FLOAT16) {
+    if (info.elemType === "f16") {
+      return new Tensor(info.dtype, dims, new Uint16Array(bytes.slice(offset, offset + 2 * n)));
+    }
+    return fromNumbers(info.dtype, dims, new Float32Array(bytes, offset, n));
+  }
   if (info.elemType === "f16") {
     return new Tensor(info.dtype, dims, Float32Array.from(new Float16Array(bytes.slice(offset, offset + 2 * n))));
   }

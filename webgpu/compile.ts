@@ -46,6 +46,14 @@ export function buildProgram(model: Model, opts: PlanOptions = {}): { program: P
   const missing = unsupportedNodes(model, opts);
   if (missing.length) throw unsupportedError(missing[0]);
   const plan = planModel(model, opts);
+  const half = [...plan.values.values()].find((v) => v.half);
+  if (half) {
+    throw new SaturnError(
+      "UNSUPPORTED_OP",
+      `value '${half.name}' is float16: compile does not support half-precision storage yet`,
+      half.name,
+    );
+  }
   const mem = planMemory(plan);
   const buffers: Program["buffers"] = [];
   const bufferOf = new Map<string, number>();

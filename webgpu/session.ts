@@ -73,7 +73,8 @@ export async function createSession(model: Model, opts: SessionOptions = {}): Pr
       `--f16 needs the adapter's shader-f16 feature, which ${gpu.description} lacks (run without --f16)`,
     );
   }
-  const plan = planModel(model, { ...opts, target: opts.target ?? { software: gpu.software } });
+  const target = opts.target ?? { software: gpu.software, shaderF16: gpu.features.has("shader-f16") };
+  const plan = planModel(model, { ...opts, target });
   const mem = planMemory(plan);
   const { device } = gpu;
   const maxBinding = gpu.limits.maxStorageBufferBindingSize ?? 134217728;
