@@ -7,7 +7,7 @@
  * @module
  */
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { assert, assertEquals } from "./_assert.ts";
 import { modelPath, MODELS } from "./_helpers.ts";
 import { loadOnnx } from "../onnx/load.ts";
@@ -18,6 +18,7 @@ import { planModel } from "../codegen/plan.ts";
 import { type HalfMode, halfStorageKernel, type HalfStore } from "../codegen/f16.ts";
 import type { KernelSpec } from "../codegen/kernel.ts";
 import { createSession } from "../webgpu/session.ts";
+import { buildProgram, moduleSource } from "../webgpu/compile.ts";
 import { runModel } from "../ir/interpreter.ts";
 import { DataType } from "../ir/dtype.ts";
 import { fromNumbers, type Tensor, toNumbers } from "../ir/tensor.ts";
@@ -228,6 +229,38 @@ Deno.test({
       }
     } finally {
       session.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name: "compile: the standalone module of a float16 model gives the session's outputs (float16 bits)",
+  ignore,
+  fn: async () => {
+    const model = toFloat16Model(loadOnnx(modelPath("squeezenet1_1")));
+    const inputs = randomInputs(model, { seed: 1 });
+    const dir = Deno.makeTempDirSync({ prefix: "saturn_f16_compile_" });
+    // the same plan on both sides (kernels for a software adapter compile fast on llvmpipe)
+    const target = { software: true };
+    const session = await createSession(model, { target });
+    try {
+      const { program, weights } = buildProgram(model, { target });
+      Deno.writeFileSync(path.join(dir, "m.weights.bin"), weights);
+      Deno.writeTextFileSync(path.join(dir, "m.js"), moduleSource(program, "./m.weights.bin", "m"));
+      const mod = await import(pathToFileURL(path.join(dir, "m.js")).href);
+      const m = await mod.load();
+      const feeds: Record<string, { data: unknown; dims: number[] }> = {};
+      for (const [k, v] of inputs) feeds[k] = { data: (v as Tensor).data, dims: [...(v as Tensor).dims] };
+      const got = await m.run(feeds);
+      const want = await session.run(inputs);
+      m.destroy();
+      for (const [name, t] of want) {
+        assert(got[name].data instanceof Uint16Array, "float16 outputs come back as their bits");
+        assertEquals([...got[name].data], [...(t.data as Uint16Array)], `output '${name}'`);
+      }
+    } finally {
+      session.destroy();
+      Deno.removeSync(dir, { recursive: true });
     }
   },
 });

@@ -391,14 +391,10 @@ Deno.test({
 Deno.test({
   name: "an op the backend lacks is one SaturnError naming the op and the node, before any GPU work",
   async fn() {
-    const m = graphModel(
-      [node("Relu", ["x"], ["t"]), node("TopK", ["t", "k"], ["y", "i"], [attr("axis", -1)])],
-      { x: [2, 5] },
-      ["y"],
-      { k: int64Tensor([1], [2]) },
-    );
+    // Det: an op the backend does not lower
+    const m = graphModel([node("Relu", ["x"], ["t"]), node("Det", ["t"], ["y"])], { x: [3, 3] }, ["y"]);
     const missing = unsupportedNodes(m);
-    assertEquals(missing.map((u) => [u.op, u.node.name]), [["TopK", "TopK_y"]]);
+    assertEquals(missing.map((u) => [u.op, u.node.name]), [["Det", "Det_y"]]);
     let err: unknown;
     try {
       // refused while planning, before the device is touched
@@ -408,7 +404,7 @@ Deno.test({
     }
     assert(err instanceof SaturnError, `expected a SaturnError, got ${err}`);
     assertEquals(err.code, "UNSUPPORTED_OP");
-    assert(err.message.includes("TopK") && err.message.includes("'TopK_y'"), err.message);
+    assert(err.message.includes("Det") && err.message.includes("'Det_y'"), err.message);
   },
 });
 
@@ -416,12 +412,9 @@ Deno.test({
   name: "saturn run prints one line and exits 2 on an op WebGPU lacks",
   async fn() {
     const dir = Deno.makeTempDirSync({ prefix: "saturn_webgpu_cli_" });
-    const file = path.join(dir, "topk.onnx");
+    const file = path.join(dir, "det.onnx");
     const { saveOnnx } = await import("../onnx/load.ts");
-    saveOnnx(
-      graphModel([node("TopK", ["x", "k"], ["y", "i"])], { x: [2, 5] }, ["y"], { k: int64Tensor([1], [2]) }),
-      file,
-    );
+    saveOnnx(graphModel([node("Det", ["x"], ["y"])], { x: [3, 3] }, ["y"]), file);
     const p = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", CLI, "run", file],
       stdout: "piped",
@@ -430,7 +423,7 @@ Deno.test({
     const err = new TextDecoder().decode(p.stderr).trim();
     assertEquals(p.code, 2, err);
     assertEquals(err.split("\n").length, 1, err);
-    assert(err.includes("TopK") && err.includes("WebGPU"), err);
+    assert(err.includes("Det") && err.includes("WebGPU"), err);
   },
 });
 

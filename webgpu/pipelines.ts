@@ -5,7 +5,6 @@
  * binding a shader leaves unused does not break its bind group.
  * @module
  */
-import type { KernelSpec } from "../codegen/kernel.ts";
 
 /** A compiled kernel and the layout its bind groups use. */
 export interface CachedPipeline {
@@ -13,13 +12,22 @@ export interface CachedPipeline {
   layout: GPUBindGroupLayout;
 }
 
+/** What the cache needs of a kernel: its source, entry point and per-binding access ("r"/"w"). */
+export interface PipelineKey {
+  name: string;
+  nodes: readonly string[];
+  wgsl: string;
+  entry: string;
+  access: string;
+}
+
 const caches = new WeakMap<GPUDevice, Map<string, Promise<CachedPipeline>>>();
 
 /** The pipeline of a kernel, compiled once per device; compile errors name the kernel. */
-export function pipelineFor(device: GPUDevice, k: KernelSpec): Promise<CachedPipeline> {
+export function pipelineFor(device: GPUDevice, k: PipelineKey): Promise<CachedPipeline> {
   let cache = caches.get(device);
   if (!cache) caches.set(device, cache = new Map());
-  const key = `${k.entryPoint}|${k.bindings.map((b) => b.access[0]).join("")}|${k.wgsl}`;
+  const key = `${k.entry}|${k.access}|${k.wgsl}`;
   let p = cache.get(key);
   if (!p) {
     p = compile(device, k);
@@ -29,21 +37,21 @@ export function pipelineFor(device: GPUDevice, k: KernelSpec): Promise<CachedPip
   return p;
 }
 
-async function compile(device: GPUDevice, k: KernelSpec): Promise<CachedPipeline> {
+async function compile(device: GPUDevice, k: PipelineKey): Promise<CachedPipeline> {
   device.pushErrorScope("validation");
   const module = device.createShaderModule({ code: k.wgsl, label: k.name });
   const layout = device.createBindGroupLayout({
     label: k.name,
-    entries: k.bindings.map((b, i) => ({
+    entries: [...k.access].map((a, i) => ({
       binding: i,
       visibility: GPUShaderStage.COMPUTE,
-      buffer: { type: b.access === "read" ? "read-only-storage" : "storage" },
+      buffer: { type: a === "r" ? "read-only-storage" : "storage" },
     })),
   });
   const pipeline = device.createComputePipeline({
     label: k.name,
     layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-    compute: { module, entryPoint: k.entryPoint },
+    compute: { module, entryPoint: k.entry },
   });
   const err = await device.popErrorScope();
   if (err) {

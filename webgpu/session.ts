@@ -1,22 +1,24 @@
 /**
- * The WebGPU runtime: a session plans a model once (kernels, buffers, constant uploads, pipelines,
- * bind groups) and then runs it per inference with one command encoder, one compute pass and one
- * read-back (every output copied into one staging buffer, one `mapAsync`). With `profile`, each
- * kernel gets its own pass with timestamp queries, resolved into the same read-back.
+ * The WebGPU runtime as the library meets it: a session plans a model once (`planProgram`: kernels,
+ * buffers, constants) and prepares it on a device with the shared run loop (`runtime.ts`: one
+ * command encoder, one compute pass and one read-back per inference; one pass per kernel with
+ * timestamp queries when profiling). Inputs are checked here and fail as `SaturnError`s.
  * @module
  */
 import { SaturnError } from "../errors.ts";
 import type { Model } from "../ir/graph.ts";
-import { Tensor } from "../ir/tensor.ts";
+import type { DataType } from "../ir/dtype.ts";
+import { Tensor, type TensorData } from "../ir/tensor.ts";
 import type { Value } from "../ir/values.ts";
-import { type KernelPlan, planModel, type PlanOptions, unsupportedError, unsupportedNodes } from "../codegen/plan.ts";
+import type { KernelPlan, PlanOptions } from "../codegen/plan.ts";
 import { acquireDevice, type GpuContext } from "./device.ts";
-import { type MemoryPlan, planMemory } from "./memory.ts";
+import type { MemoryPlan } from "./memory.ts";
 import { pipelineFor } from "./pipelines.ts";
-import { inputBytes, tensorFromGpu } from "./buffers.ts";
-import { storedBytes } from "../codegen/kernel.ts";
+import { inputBytes } from "./buffers.ts";
+import { planProgram } from "./compile.ts";
+import { prepareProgram } from "./runtime.ts";
 
-/** Options for `createSession`: the plan's (static dims) and, optionally, a device. */
+/** Options for `createSession`: the plan's (static dims, `f16`) and, optionally, a device. */
 export interface SessionOptions extends PlanOptions {
   gpu?: GpuContext;
   /**
@@ -51,8 +53,6 @@ export interface Session {
   destroy(): void;
 }
 
-const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-
 /**
  * Plan `model` and prepare it on the GPU. Unsupported ops fail here, before any GPU work.
  * @example
@@ -63,9 +63,6 @@ const USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.
  * ```
  */
 export async function createSession(model: Model, opts: SessionOptions = {}): Promise<Session> {
-  // every node is checked before the device is touched
-  const missing = unsupportedNodes(model, opts);
-  if (missing.length) throw unsupportedError(missing[0]);
   const gpu = opts.gpu ?? await acquireDevice();
   if (opts.f16 === true && !gpu.features.has("shader-f16")) {
     throw new SaturnError(
@@ -74,8 +71,8 @@ export async function createSession(model: Model, opts: SessionOptions = {}): Pr
     );
   }
   const target = opts.target ?? { software: gpu.software, shaderF16: gpu.features.has("shader-f16") };
-  const plan = planModel(model, { ...opts, target });
-  const mem = planMemory(plan);
+  // every node is checked (in planProgram) before the device is given any work
+  const { program, plan, memory, chunks } = planProgram(model, { ...opts, target });
   const { device } = gpu;
   const maxBinding = gpu.limits.maxStorageBufferBindingSize ?? 134217728;
   const maxBindings = gpu.limits.maxStorageBuffersPerShaderStage ?? 8;
@@ -97,150 +94,48 @@ export async function createSession(model: Model, opts: SessionOptions = {}): Pr
       );
     }
   }
-  const owned: GPUBuffer[] = [];
-  const make = (size: number, label: string, usage = USAGE) => {
-    const b = device.createBuffer({ size: Math.max(16, Math.ceil(size / 4) * 4), usage, label });
-    owned.push(b);
-    return b;
-  };
-  const byRoot = new Map<string, GPUBuffer>();
-  for (const v of plan.inputs) byRoot.set(v.name, make(v.bytes, `input ${v.name}`));
-  for (const [name, bytes] of plan.weights) {
-    const b = make(bytes.byteLength, `weight ${name}`);
-    if (bytes.byteLength) {
-      device.queue.writeBuffer(b, 0, bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
-    }
-    byRoot.set(name, b);
-  }
-  const slots = mem.slotBytes.map((s, i) => make(s, `slot ${i}`));
-  for (const [root, slot] of mem.slotOf) byRoot.set(root, slots[slot]);
-  // outputs: offsets in one staging buffer
-  const copies: { buf: GPUBuffer; offset: number; bytes: number }[] = [];
-  let stagingBytes = 0;
-  for (const o of plan.outputs) {
-    if (!o.root) continue;
-    const elements = o.dims.reduce((a, d) => a * d, 1);
-    const bytes = elements ? storedBytes(o.elemType ?? "f32", elements) : 0;
-    copies.push({ buf: byRoot.get(o.root)!, offset: stagingBytes, bytes });
-    stagingBytes += bytes;
-  }
-  const profiling = opts.profile === true && gpu.features.has("timestamp-query") && plan.kernels.length > 0;
-  const profileOffset = Math.ceil(stagingBytes / 8) * 8;
-  const readBytes = profiling ? profileOffset + 16 * plan.kernels.length : stagingBytes;
-  const staging = make(readBytes, "staging", GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
-  const pipes = await Promise.all(plan.kernels.map((k) => pipelineFor(device, k)));
-  const steps = plan.kernels.map((k, i) => ({
-    pipeline: pipes[i].pipeline,
-    dispatch: k.dispatch,
-    group: device.createBindGroup({
-      label: k.name,
-      layout: pipes[i].layout,
-      entries: k.bindings.map((b, j) => {
-        const buf = byRoot.get(plan.values.get(b.value)!.root);
-        if (!buf) throw new Error(`kernel ${k.name}: value '${b.value}' has no buffer`);
-        return { binding: j, resource: { buffer: buf } };
-      }),
-    }),
-    kernel: k,
-  })).filter((s) => s.dispatch.every((d) => d > 0));
-  const querySet = profiling ? device.createQuerySet({ type: "timestamp", count: 2 * steps.length }) : undefined;
-  const resolved = querySet
-    ? make(16 * steps.length, "timestamps", GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC)
-    : undefined;
-  let lastProfile: KernelTime[] | undefined;
-  const peakBytes = mem.activationBytes + mem.inputBytes + mem.weightBytes + Math.max(16, readBytes);
-  let queue: Promise<unknown> = Promise.resolve();
+  // no weights file is assembled: each constant is uploaded from its own chunk
+  const runner = await prepareProgram(device, program, (offset) => chunks.get(offset)!, {
+    profile: opts.profile,
+    pipeline: (k, code) =>
+      pipelineFor(device, { name: k.name, nodes: k.nodes, wgsl: code, entry: k.entry, access: k.access }),
+  });
+  const peakBytes = memory.activationBytes + memory.inputBytes + memory.weightBytes + Math.max(16, runner.stagingBytes);
   let destroyed = false;
-
-  const runOnce = async (inputs: ReadonlyMap<string, Value>): Promise<Map<string, Tensor>> => {
-    if (destroyed) throw new SaturnError("BAD_ARGUMENT", "the session was destroyed");
-    for (const name of inputs.keys()) {
-      if (!plan.inputs.some((i) => i.name === name)) {
-        throw new SaturnError("BAD_INPUT", `the model has no input named '${name}'`, name);
-      }
-    }
-    for (const v of plan.inputs) {
-      const t = inputs.get(v.name);
-      if (!(t instanceof Tensor)) {
-        throw new SaturnError("BAD_INPUT", `input '${v.name}' was not given a tensor`, v.name);
-      }
-      const bytes = inputBytes(t, v);
-      if (bytes.byteLength) {
-        device.queue.writeBuffer(
-          byRoot.get(v.name)!,
-          0,
-          bytes.buffer as ArrayBuffer,
-          bytes.byteOffset,
-          bytes.byteLength,
-        );
-      }
-    }
-    device.pushErrorScope("validation");
-    const enc = device.createCommandEncoder();
-    if (querySet) {
-      steps.forEach((s, i) => {
-        const pass = enc.beginComputePass({
-          timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
-        });
-        pass.setPipeline(s.pipeline);
-        pass.setBindGroup(0, s.group);
-        pass.dispatchWorkgroups(s.dispatch[0], s.dispatch[1], s.dispatch[2]);
-        pass.end();
-      });
-      enc.resolveQuerySet(querySet, 0, 2 * steps.length, resolved!, 0);
-      enc.copyBufferToBuffer(resolved!, 0, staging, profileOffset, 16 * steps.length);
-    } else if (steps.length) {
-      const pass = enc.beginComputePass();
-      for (const s of steps) {
-        pass.setPipeline(s.pipeline);
-        pass.setBindGroup(0, s.group);
-        pass.dispatchWorkgroups(s.dispatch[0], s.dispatch[1], s.dispatch[2]);
-      }
-      pass.end();
-    }
-    for (const c of copies) if (c.bytes) enc.copyBufferToBuffer(c.buf, 0, staging, c.offset, c.bytes);
-    device.queue.submit([enc.finish()]);
-    const err = await device.popErrorScope();
-    if (err) throw new Error(`WebGPU rejected the inference: ${err.message}`);
-    const out = new Map<string, Tensor>();
-    let data = new ArrayBuffer(0);
-    if (readBytes > 0) {
-      await staging.mapAsync(GPUMapMode.READ, 0, readBytes);
-      data = staging.getMappedRange(0, readBytes).slice(0);
-      staging.unmap();
-    }
-    if (querySet) {
-      const ts = new BigUint64Array(data, profileOffset, 2 * steps.length);
-      lastProfile = steps.map((s, i) => ({
-        kernel: s.kernel.name,
-        nodes: s.kernel.nodes,
-        ms: Number(ts[2 * i + 1] - ts[2 * i]) / 1e6,
-      }));
-    }
-    let k = 0;
-    for (const o of plan.outputs) if (o.root) out.set(o.name, tensorFromGpu(o, data, copies[k++].offset));
-    for (const o of plan.outputs) if (o.constant) out.set(o.name, o.constant);
-    return new Map(plan.outputs.map((o) => [o.name, out.get(o.name)!]));
-  };
-
   return {
-    run(inputs) {
-      const r = queue.then(() => runOnce(inputs));
-      queue = r.catch(() => undefined);
-      return r;
+    async run(inputs) {
+      if (destroyed) throw new SaturnError("BAD_ARGUMENT", "the session was destroyed");
+      for (const name of inputs.keys()) {
+        if (!plan.inputs.some((i) => i.name === name)) {
+          throw new SaturnError("BAD_INPUT", `the model has no input named '${name}'`, name);
+        }
+      }
+      const feeds: Record<string, Uint8Array> = {};
+      for (const v of plan.inputs) {
+        const t = inputs.get(v.name);
+        if (!(t instanceof Tensor)) {
+          throw new SaturnError("BAD_INPUT", `input '${v.name}' was not given a tensor`, v.name);
+        }
+        feeds[v.name] = inputBytes(t, v);
+      }
+      const got = await runner.run(feeds);
+      return new Map(
+        program.outputs.map((
+          o,
+        ) => [o.name, new Tensor(o.dtype as DataType, [...o.dims], got[o.name].data as TensorData)]),
+      );
     },
     peakBytes,
-    kernels: steps.length,
-    memory: mem,
+    kernels: runner.kernels,
+    memory,
     plan,
     device: gpu.description,
     get lastProfile() {
-      return lastProfile;
+      return runner.lastProfile();
     },
     destroy() {
       destroyed = true;
-      for (const b of owned) b.destroy();
-      querySet?.destroy();
+      runner.destroy();
     },
   };
 }
