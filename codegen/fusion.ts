@@ -189,6 +189,8 @@ export function fuse(
     });
     const chain: Chain = { steps, root: m.outputs[0]!, leaves };
     chains.set(m, chain);
+    // a GEMM-like kernel stores f32: a chain ending in integers or bools stays its own kernel
+    if (requireStorage(chain.root.dtype) !== "f32") continue;
     for (const leaf of leaves) {
       const p = producer.get(leaf.name);
       if (!p || p.lowered.kind !== "gemm" || epilogueOf.has(p)) continue;

@@ -1,7 +1,8 @@
 /**
  * Every op family of the WebGPU backend, registered with `lowering.ts` on import: elementwise
  * (fused chains), views, MatMul/Gemm, Conv/FusedConv, ConvTranspose, pooling, reductions,
- * Softmax, normalizations, data movement, Resize, generators and scans.
+ * Softmax, normalizations, data movement, Resize, generators and scans, gather/scatter,
+ * quantization and integer matmuls, one-hot.
  * @module
  */
 import "./elementwise.ts";
@@ -17,4 +18,9 @@ import "./layout.ts";
 import "./resize.ts";
 import "./generate.ts";
 import "./scan.ts";
+import "./gather_nd.ts";
+import "./scatter.ts";
+import "./quant.ts";
+import "./qmatmul.ts";
+import "./onehot.ts";
 export { findLowering, loweredOps } from "./lowering.ts";

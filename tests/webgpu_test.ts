@@ -167,6 +167,21 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a MatMul followed by a comparison (bool output) runs: the chain is not fused into the f32 store",
+  ignore,
+  async fn() {
+    const m = graphModel(
+      [node("MatMul", ["a", "b"], ["p"]), node("Greater", ["p", "z"], ["y"])],
+      { a: [5, 7], b: [7, 3], z: [1] },
+      ["y"],
+    );
+    const inputs = new Map([["a", rand([5, 7], 1)], ["b", rand([7, 3], 2)], ["z", rand([1], 3)]]);
+    await matchesReference(m, inputs);
+    await matchesReference(m, inputs, false);
+  },
+});
+
+Deno.test({
   name: "Gemm matches the reference with transposes, alpha, beta and a broadcast C",
   ignore,
   async fn() {

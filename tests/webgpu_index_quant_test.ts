@@ -1,0 +1,392 @@
+/**
+ * WebGPU lowerings of GatherND, ScatterND, ScatterElements/Scatter, QuantizeLinear,
+ * DequantizeLinear, DynamicQuantizeLinear, MatMulInteger, QLinearMatMul, OneHot and EyeLike
+ * against the reference interpreter, bit for bit, on what the ONNX node tests miss: negative
+ * indices, scatter reductions over duplicate indices (runtime and constant indices), per-axis
+ * quantization at rounding ties with saturation and NaN, integer products whose sums pass 2^24,
+ * zero points on shapes that are not a multiple of the tile. Skipped when WebGPU has no adapter.
+ * @module
+ */
+import { assert, assertEquals } from "./_assert.ts";
+import type { Attribute, Model, Node } from "../ir/graph.ts";
+import { DataType } from "../ir/dtype.ts";
+import { float32Tensor, fromNumbers, type Tensor } from "../ir/tensor.ts";
+import { runModel } from "../ir/interpreter.ts";
+import { rng } from "../verify/inputs.ts";
+import { compareTensors } from "../conformance/compare.ts";
+import { unsupportedNodes } from "../codegen/plan.ts";
+import { createSession } from "../webgpu/session.ts";
+
+const adapter = await navigator.gpu?.requestAdapter().catch(() => null) ?? null;
+const ignore = adapter === null;
+if (ignore) console.warn("webgpu_index_quant_test: no WebGPU adapter here; GPU tests skipped");
+
+/** Every op here is exact: integer codes and float results must equal the reference's. */
+const EXACT = { atol: 0, rtol: 0 };
+
+function attr(name: string, value: number | string): Attribute {
+  if (typeof value === "string") return { name, type: "string", value };
+  return Number.isInteger(value) ? { name, type: "int", value } : { name, type: "float", value };
+}
+
+function node(opType: string, inputs: string[], outputs: string[], attrs: Attribute[] = []): Node {
+  return { name: `${opType}_${outputs[0]}`, opType, domain: "", inputs, outputs, attributes: attrs };
+}
+
+/** A model of `nodes` (one, or a chain whose last node gives the outputs) over fed `inputs` and `inits`. */
+function model(
+  nodes: Node | Node[],
+  inputs: Record<string, Tensor>,
+  inits: Record<string, Tensor>,
+  opset: number,
+): Model {
+  const list = Array.isArray(nodes) ? nodes : [nodes];
+  const last = list[list.length - 1];
+  return {
+    irVersion: 8,
+    opsetImports: [{ domain: "", version: opset }],
+    metadataProps: [],
+    trainingInfo: [],
+    functions: [],
+    graph: {
+      name: "g",
+      nodes: list,
+      inputs: Object.entries(inputs).map(([name, t]) => ({
+        name,
+        type: { kind: "tensor", dtype: t.dtype, shape: [...t.dims] },
+      })),
+      outputs: last.outputs.filter((o) => o !== "").map((name) => ({ name })),
+      initializers: new Map(Object.entries(inits)),
+      sparseInitializers: [],
+      valueInfo: [],
+    },
+  };
+}
+
+/**
+ * Run a one-node model on WebGPU and in the reference interpreter; assert every output is equal.
+ * `software: false` takes the kernels generated for hardware GPUs (the default follows the adapter).
+ */
+async function matches(
+  n: Node | Node[],
+  inputs: Record<string, Tensor>,
+  inits: Record<string, Tensor> = {},
+  opset = 21,
+  software?: boolean,
+): Promise<void> {
+  const m = model(n, inputs, inits, opset);
+  const feeds = new Map(Object.entries(inputs));
+  const session = await createSession(m, software === undefined ? {} : { target: { software } });
+  try {
+    const got = await session.run(feeds);
+    const want = runModel(m, feeds);
+    for (const [name, t] of want) {
+      const why = compareTensors(got.get(name)!, t as Tensor, EXACT);
+      assert(!why, `output '${name}': ${why}`);
+    }
+  } finally {
+    session.destroy();
+  }
+}
+
+const t = (dtype: DataType, dims: number[], v: number[]): Tensor => fromNumbers(dtype, dims, v);
+const i64 = (dims: number[], v: number[]) => t(DataType.INT64, dims, v);
+
+/** Seeded values: uniform in [-1, 1), or integers in [lo, hi] when given. */
+function rand(dims: number[], seed: number, lo?: number, hi?: number): number[] {
+  const r = rng(seed);
+  const n = dims.reduce((a, b) => a * b, 1);
+  return Array.from({ length: n }, () => (lo === undefined ? r() * 2 - 1 : lo + Math.floor(r() * (hi! - lo + 1))));
+}
+
+const f32 = (dims: number[], seed: number) => float32Tensor(dims, rand(dims, seed));
+
+Deno.test({
+  name: "GatherND matches the reference with negative indices and batch_dims",
+  ignore,
+  async fn() {
+    const g = node("GatherND", ["x", "i"], ["y"]);
+    await matches(g, { x: f32([3, 4, 5], 1), i: i64([2, 2], [-1, 0, 1, -4]) });
+    await matches(g, { x: f32([3, 4, 5], 2), i: i64([2, 1, 3], [0, -1, 4, -3, 3, -5]) });
+    const b = node("GatherND", ["x", "i"], ["y"], [attr("batch_dims", 1)]);
+    await matches(b, { x: f32([2, 3, 4], 3), i: i64([2, 3, 1], [-1, 0, 2, 1, -2, -3]) });
+  },
+});
+
+Deno.test({
+  name: "ScatterND reduces duplicate runtime indices exactly, for each reduction",
+  ignore,
+  async fn() {
+    const x = f32([4, 3], 4), u = f32([5, 3], 5);
+    const i = i64([5, 1], [1, -3, 3, 1, -1]); // row 1 three times, row 3 twice
+    for (const r of ["add", "mul", "max", "min", "none"]) {
+      await matches(node("ScatterND", ["x", "i", "u"], ["y"], [attr("reduction", r)]), { x, i, u }, {}, 18);
+    }
+    // reduction "none" over more tuples than a scan takes: the table of winners, last one wins
+    const many = i64([40, 1], rand([40], 60, -4, 3));
+    await matches(node("ScatterND", ["x", "i", "u"], ["y"]), { x, i: many, u: f32([40, 3], 61) }, {}, 18);
+    const tuples = i64([40, 2], rand([80], 62, -3, 2));
+    await matches(node("ScatterND", ["x", "i", "u"], ["y"]), { x, i: tuples, u: f32([40], 63) }, {}, 18);
+    // NaN propagates through max; integer products wrap to uint8 before the next node reads them
+    const xn = float32Tensor([4], [NaN, 1, 2, 3]), un = float32Tensor([3], [5, NaN, -1]);
+    const mx = node("ScatterND", ["x", "i", "u"], ["y"], [attr("reduction", "max")]);
+    await matches(mx, { x: xn, i: i64([3, 1], [0, 1, 1]), u: un }, {}, 18);
+    const mul = node("ScatterND", ["x", "i", "u"], ["p"], [attr("reduction", "mul")]);
+    const xb = t(DataType.UINT8, [3], [200, 7, 3]), ub = t(DataType.UINT8, [3], [3, 250, 9]);
+    const cast = node("Cast", ["p"], ["y"], [attr("to", DataType.INT32)]);
+    await matches([mul, cast], { x: xb, i: i64([3, 1], [0, 0, -1]), u: ub }, {}, 18);
+    // full index tuples into a 3-D tensor
+    const x3 = f32([2, 3, 4], 6), u3 = f32([4], 7);
+    const add = node("ScatterND", ["x", "i", "u"], ["y"], [attr("reduction", "add")]);
+    await matches(add, { x: x3, i: i64([4, 3], [0, 1, 2, -1, -1, -1, 0, 1, 2, 1, 0, 0]), u: u3 }, {}, 18);
+  },
+});
+
+Deno.test({
+  name: "ScatterND with constant indices: unique ones scatter per update, duplicates scan",
+  ignore,
+  async fn() {
+    const x = f32([5, 2, 3], 8), u = f32([3, 2, 3], 9);
+    const add = node("ScatterND", ["x", "i", "u"], ["y"], [attr("reduction", "add")]);
+    await matches(add, { x, u }, { i: i64([3, 1], [4, -5, 2]) }, 18);
+    await matches(add, { x, u }, { i: i64([3, 1], [4, -1, 2]) }, 18);
+    const none = node("ScatterND", ["x", "i", "u"], ["y"]);
+    await matches(none, { x, u: f32([2, 3], 10) }, { i: i64([2, 2], [0, 1, -1, 0]) }, 18);
+    // an out-of-range constant index is refused at plan time, never run
+    const bad = model(none, { x, u: f32([1, 2, 3], 11) }, { i: i64([1, 1], [5]) }, 18);
+    assertEquals(unsupportedNodes(bad).map((n) => n.op), ["ScatterND"]);
+  },
+});
+
+Deno.test({
+  name: "ScatterElements and Scatter reduce duplicates along the axis, indices smaller than data",
+  ignore,
+  async fn() {
+    const x = f32([3, 5], 12), u = f32([2, 4], 13);
+    const i = i64([2, 4], [0, -1, 4, 4, -5, 2, 2, 2]);
+    for (const r of ["add", "mul", "max", "min", "none"]) {
+      const n = node("ScatterElements", ["x", "i", "u"], ["y"], [attr("axis", 1), attr("reduction", r)]);
+      await matches(n, { x, i, u }, {}, 18);
+    }
+    const i0 = i64([2, 4], [2, -1, 0, 0, 2, 1, -3, 0]);
+    const ax0 = node("ScatterElements", ["x", "i", "u"], ["y"], [attr("axis", -2), attr("reduction", "add")]);
+    await matches(ax0, { x, i: i0, u }, {}, 18);
+    await matches(ax0, { x, u }, { i: i0 }, 18); // constant, with duplicates: the scan
+    await matches(ax0, { x, u }, { i: i64([2, 4], [2, -1, 0, 1, 1, 0, -3, 0]) }, 18); // constant, unique
+    const xi = t(DataType.INT32, [3, 5], rand([3, 5], 14, -9, 9)),
+      ui = t(DataType.INT32, [2, 4], rand([2, 4], 15, -9, 9));
+    await matches(ax0, { x: xi, i: i0, u: ui }, {}, 18);
+    await matches(node("Scatter", ["x", "i", "u"], ["y"], [attr("axis", 1)]), { x, i, u }, {}, 10);
+    // reduction "none" with 40 updates along the axis: the table of winners
+    const along = i64([2, 40], rand([80], 64, -3, 2));
+    await matches(
+      node("ScatterElements", ["x", "i", "u"], ["y"], [attr("axis", -2)]),
+      {
+        x: f32([3, 4], 65),
+        i: i64([40, 2], rand([80], 66, -3, 2)),
+        u: f32([40, 2], 67),
+      },
+      {},
+      18,
+    );
+    await matches(
+      node("ScatterElements", ["x", "i", "u"], ["y"], [attr("axis", 1)]),
+      {
+        x: f32([3, 5], 68),
+        i: along,
+        u: f32([2, 40], 69),
+      },
+      {},
+      18,
+    );
+  },
+});
+
+/** Values x = (k + ½)·s for the scale s of their channel: every one a rounding tie. */
+function ties(dims: number[], axis: number, scales: number[]): number[] {
+  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  return rand(dims, 16, -300, 300).map((k, i) => (k + 0.5) * scales[Math.floor(i / inner) % dims[axis]]);
+}
+
+Deno.test({
+  name: "QuantizeLinear rounds ties to even and saturates, per axis, per tensor and blocked",
+  ignore,
+  async fn() {
+    const s = [0.5, 0.25, 2];
+    const v = ties([2, 3, 4], 1, s);
+    v[0] = NaN, v[1] = Infinity, v[2] = -Infinity;
+    const x = float32Tensor([2, 3, 4], v);
+    const q = node("QuantizeLinear", ["x", "s", "z"], ["y"]);
+    const zps: [DataType, number[]][] = [[DataType.INT8, [-3, 0, 5]], [DataType.UINT8, [0, 128, 255]], [
+      DataType.INT16,
+      [7, -9, 0],
+    ]];
+    for (const [dt, z] of zps) {
+      await matches(q, { x }, { s: float32Tensor([3], s), z: t(dt, [3], z) });
+      await matches(q, { x, s: float32Tensor([3], s), z: t(dt, [3], z) });
+    }
+    // one scale: the elementwise form, with constant and runtime scale / zero point
+    const x1 = float32Tensor([2, 3, 4], ties([2, 3, 4], 1, [0.25, 0.25, 0.25]));
+    await matches(q, { x: x1 }, { s: float32Tensor([], [0.25]), z: t(DataType.UINT8, [], [3]) });
+    await matches(q, { x: x1, s: float32Tensor([1], [0.25]), z: t(DataType.INT8, [1], [-1]) });
+    await matches(node("QuantizeLinear", ["x", "s"], ["y"]), { x: x1 }, { s: float32Tensor([], [0.25]) });
+    // blocks of 3 along the last axis (5 = 3 + 2)
+    const xb = float32Tensor([2, 5], ties([2, 5], 1, [1, 1, 1, 1, 1]));
+    const blocked = node("QuantizeLinear", ["x", "s", "z"], ["y"], [attr("axis", -1), attr("block_size", 3)]);
+    await matches(blocked, { x: xb }, {
+      s: float32Tensor([2, 2], [0.5, 1, 2, 4]),
+      z: t(DataType.INT8, [2, 2], [1, 2, 3, 4]),
+    });
+  },
+});
+
+Deno.test({
+  name: "DequantizeLinear matches per axis, per tensor and for int32 inputs, and after a GEMM and Q",
+  ignore,
+  async fn() {
+    const dq = node("DequantizeLinear", ["x", "s", "z"], ["y"], [attr("axis", 1)]);
+    const x8 = t(DataType.INT8, [2, 3, 4], rand([2, 3, 4], 17, -128, 127));
+    await matches(dq, { x: x8 }, { s: float32Tensor([3], [0.1, 0.02, 3]), z: t(DataType.INT8, [3], [-128, 0, 127]) });
+    const xu = t(DataType.UINT16, [3, 4], rand([3, 4], 18, 0, 65535));
+    const last = node("DequantizeLinear", ["x", "s", "z"], ["y"], [attr("axis", -1)]);
+    await matches(last, { x: xu, s: f32([4], 19), z: t(DataType.UINT16, [4], [0, 1, 65535, 30000]) });
+    const x32 = t(DataType.INT32, [5], [-2147483648, -5, 0, 77777, 2147483647]);
+    await matches(node("DequantizeLinear", ["x", "s"], ["y"]), { x: x32 }, { s: float32Tensor([], [0.003]) });
+    // MatMul → QuantizeLinear → DequantizeLinear → Relu: the codes stay i32 next to a GEMM (small
+    // integers: the product is exact whatever the GEMM's summation order)
+    const w = float32Tensor([6, 5], rand([6, 5], 21, -9, 9)),
+      sz = { s: float32Tensor([], [2]), z: t(DataType.INT8, [], [3]) };
+    const chain = [
+      node("MatMul", ["x", "w"], ["h"]),
+      node("QuantizeLinear", ["h", "s", "z"], ["q"]),
+      node("DequantizeLinear", ["q", "s", "z"], ["d"]),
+      node("Relu", ["d"], ["y"]),
+    ];
+    for (const software of [true, false]) {
+      const x = float32Tensor([4, 6], rand([4, 6], 20, -9, 9));
+      await matches(chain, { x }, { w, ...sz }, 21, software);
+      await matches(chain.slice(0, 2), { x }, { w, ...sz }, 21, software);
+    }
+  },
+});
+
+Deno.test({
+  name: "DynamicQuantizeLinear matches on ties, NaN, all-positive and all-zero inputs",
+  ignore,
+  async fn() {
+    const d = node("DynamicQuantizeLinear", ["x"], ["y", "s", "z"]);
+    // min −100.5, max 154.5: scale 1, zero point round(100.5) = 100, and every x/scale a tie
+    const v = rand([700], 21, -100, 154).map((k) => k + 0.5);
+    v[0] = -100.5, v[1] = 154.5, v[3] = NaN;
+    await matches(d, { x: float32Tensor([700], v) });
+    await matches(d, { x: float32Tensor([700], rand([700], 23, -255, 255).map((k) => k / 2)) });
+    await matches(d, { x: float32Tensor([3, 4], rand([3, 4], 22, 1, 50)) });
+    await matches(d, { x: float32Tensor([2, 2], [0, 0, 0, 0]) });
+  },
+});
+
+Deno.test({
+  name: "MatMulInteger matches with per-row / per-column zero points at sizes off the tile",
+  ignore,
+  async fn() {
+    const mm = node("MatMulInteger", ["a", "b", "az", "bz"], ["y"]);
+    const u8 = (dims: number[], seed: number) => t(DataType.UINT8, dims, rand(dims, seed, 0, 255));
+    const i8 = (dims: number[], seed: number) => t(DataType.INT8, dims, rand(dims, seed, -128, 127));
+    const zps = { a: u8([17, 33], 23), b: u8([33, 19], 24), az: u8([17], 25), bz: u8([19], 26) };
+    await matches(mm, zps);
+    await matches(mm, zps, {}, 21, false); // the tiled kernel
+    await matches(mm, { a: i8([2, 5, 33], 27), b: i8([33, 7], 28) }, { az: i8([], 29), bz: i8([7], 30) });
+    const batched = { a: u8([2, 1, 5, 9], 31), b: u8([3, 9, 6], 32), az: u8([1], 33), bz: u8([], 34) };
+    await matches(mm, batched);
+    await matches(mm, batched, {}, 21, false);
+    await matches(mm, { a: u8([9], 35), b: u8([9, 6], 36), az: u8([], 37), bz: u8([6], 38) });
+    // sums past 2^24 (an f32 accumulator would round them)
+    const big = t(DataType.UINT8, [3, 300], new Array(900).fill(255));
+    await matches(node("MatMulInteger", ["a", "b"], ["y"]), {
+      a: big,
+      b: t(DataType.UINT8, [300, 2], new Array(600).fill(255)),
+    });
+  },
+});
+
+Deno.test({
+  name: "QLinearMatMul requantizes exactly: ties, per-row and per-column scales, saturation",
+  ignore,
+  async fn() {
+    const q = node("QLinearMatMul", ["a", "as", "az", "b", "bs", "bz", "ys", "yz"], ["y"]);
+    const u8 = (dims: number[], seed: number, lo = 0, hi = 255) => t(DataType.UINT8, dims, rand(dims, seed, lo, hi));
+    const i8 = (dims: number[], seed: number, lo = -128, hi = 127) => t(DataType.INT8, dims, rand(dims, seed, lo, hi));
+    const sc = (dims: number[], v: number[]) => float32Tensor(dims, v);
+    // multiplier 1/2 and 1/4: many exact ties; constant scalars (the multiplier folds on the CPU)
+    const inits = { as: sc([], [1]), bs: sc([], [0.5]), ys: sc([], [1]), az: u8([], 39), bz: i8([], 40) };
+    await matches(q, { a: u8([5, 7], 41, 0, 3), b: i8([7, 6], 42, -2, 2), yz: u8([], 43) }, inits);
+    await matches(q, { a: u8([5, 7], 44, 0, 3), b: i8([7, 6], 45, -2, 2), yz: u8([], 46) }, {
+      ...inits,
+      ys: sc([], [2]),
+    });
+    // runtime per-row and per-column scales, int8 output with saturation, batched
+    const perRowCol = {
+      a: i8([2, 5, 40], 47),
+      as: sc([5], [0.01, 0.02, 0.5, 0.001, 1]),
+      az: i8([5], 48),
+      b: i8([40, 6], 49),
+      bs: sc([6], [0.03, 0.25, 0.004, 1, 0.1, 0.0625]),
+      bz: i8([6], 50),
+      ys: sc([], [0.75]),
+      yz: i8([], 51),
+    };
+    await matches(q, perRowCol);
+    await matches(q, perRowCol, {}, 21, false);
+    // row r multiplies by 2^-k (k = 1…14: the rounding shifts of 24 to 37 bits) sums S of 2^(k−1) − 1,
+    // 2^(k−1) and 2^(k−1) + 1; columns ±125 and ±1 put the ties at ±62.5 and ±0.5
+    const sums: number[] = [], shifts: number[] = [];
+    for (let k = 1; k <= 14; k++) {
+      for (const d of [-1, 0, 1]) sums.push(2 ** (k - 1) + d), shifts.push(2 ** -k);
+    }
+    const K = 64,
+      rows = sums.flatMap((s) => Array.from({ length: K }, (_, j) => Math.max(0, Math.min(255, s - 255 * j))));
+    const exact = {
+      a: t(DataType.UINT8, [sums.length, K], rows),
+      as: sc([sums.length], shifts),
+      b: t(DataType.INT8, [K, 4], Array.from({ length: K }, () => [125, -125, 1, -1]).flat()),
+    };
+    const unit = { az: u8([], 0, 0, 0), bs: sc([], [1]), bz: i8([], 0, 0, 0), ys: sc([], [1]), yz: i8([], 0, 0, 0) };
+    await matches(q, exact, unit);
+    await matches(q, exact, unit, 21, false);
+  },
+});
+
+Deno.test({
+  name: "OneHot and EyeLike match with float and negative indices, axes, k and dtypes",
+  ignore,
+  async fn() {
+    const values = t(DataType.INT32, [2], [-7, 9]);
+    const ind = float32Tensor([2, 3], [0, -1.5, 3.9, -4, 4, NaN]);
+    await matches(node("OneHot", ["i", "d", "v"], ["y"], [attr("axis", 0)]), { i: ind, v: values }, {
+      d: float32Tensor([], [4]),
+    });
+    const ind64 = i64([3, 2], [1, -1, -3, 2, 7, -8]);
+    await matches(node("OneHot", ["i", "d", "v"], ["y"]), { i: ind64, v: f32([2], 55) }, { d: i64([1], [3]) });
+    await matches(node("EyeLike", ["x"], ["y"], [attr("k", -1), attr("dtype", DataType.INT32)]), {
+      x: f32([3, 5], 56),
+    });
+    await matches(node("EyeLike", ["x"], ["y"], [attr("k", 1)]), { x: f32([4, 2], 57) });
+  },
+});
+
+Deno.test("what the lowerings cannot do exactly is refused at plan time", () => {
+  const x = f32([4], 58);
+  const refused = (n: Node, inputs: Record<string, Tensor>, inits: Record<string, Tensor>) =>
+    unsupportedNodes(model(n, inputs, inits, 21)).map((u) => u.op);
+  // int32 input: f32 division would round x first
+  const xi = t(DataType.INT32, [4], [1, 2, 3, 4]);
+  assertEquals(refused(node("QuantizeLinear", ["x", "s"], ["y"]), { x: xi }, { s: float32Tensor([], [1]) }), [
+    "QuantizeLinear",
+  ]);
+  // int4 codes have no storage
+  const q4 = node("QuantizeLinear", ["x", "s", "z"], ["y"]);
+  assertEquals(refused(q4, { x }, { s: float32Tensor([], [1]), z: t(DataType.INT4, [], [0]) }), ["QuantizeLinear"]);
+  // a scale that fits no layout
+  const q = node("QuantizeLinear", ["x", "s"], ["y"], [attr("axis", 0)]);
+  assertEquals(refused(q, { x }, { s: float32Tensor([3], [1, 2, 3]) }), ["QuantizeLinear"]);
+});
