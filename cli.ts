@@ -21,7 +21,7 @@ commands:
            [--extract greedy|ilp] [--check] [--json]   rewrite by equality saturation; writes MODEL.opt.onnx
   inspect MODEL [--json]                       IR, opsets, inputs/outputs, op histogram, parameters
   run MODEL [--backend webgpu|ref] [--inputs F.json | --seed N] [--dim name=N…] [--compare ort|ref] [--f16] [--profile] [--json]
-  compile MODEL -o DIR [--dim name=N…]          a standalone ES module (WGSL + plan) and a weights file; needs only WebGPU
+  compile MODEL -o DIR [--dim name=N…] [--f16]  a standalone ES module (WGSL + plan) and a weights file; needs only WebGPU
   bench MODEL [--vs ortweb,ort] [--iters N] [--f16] [--profile] [--json]   latency: Saturn vs ONNX Runtime Web vs ORT CPU
   verify [FILE…] [--all] [--json]             verdicts for rules (proved/tested/refuted/unknown); exit 1 on a refuted rule
   conformance [DIR…] [--backend ref|webgpu] [--filter RE] [--json]

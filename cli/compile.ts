@@ -1,7 +1,8 @@
 /**
- * `saturn compile MODEL -o DIR [--dim name=N…] [--json]`: writes `DIR/NAME.js`, a standalone ES
- * module with the model's WGSL kernels and plan, and `DIR/NAME.weights.bin`. The module needs
- * only WebGPU (Deno or a browser), not Saturn.
+ * `saturn compile MODEL -o DIR [--dim name=N…] [--f16] [--json]`: writes `DIR/NAME.js`, a standalone
+ * ES module with the model's WGSL kernels and plan, and `DIR/NAME.weights.bin`. The module needs
+ * only WebGPU (Deno or a browser), not Saturn; with `--f16` (float tensors stored as f16) it needs
+ * an adapter with `shader-f16` and says so when loaded on one without.
  * @module
  */
 import * as path from "node:path";
@@ -19,6 +20,7 @@ export function compileCommand(args: string[], io: CliIO): number {
     options: {
       output: { type: "string", short: "o" },
       dim: { type: "string", multiple: true },
+      f16: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
     },
   });
@@ -27,7 +29,7 @@ export function compileCommand(args: string[], io: CliIO): number {
   const dims = parseDims(values.dim);
   const file = positionals[0];
   const model = loadOnnx(file);
-  const { program, weights } = buildProgram(model, { dims });
+  const { program, weights } = buildProgram(model, { dims, f16: values.f16 });
   const name = path.basename(file).replace(/\.onnx$/i, "");
   const dir = values.output;
   const js = path.join(dir, `${name}.js`), bin = path.join(dir, `${name}.weights.bin`);
