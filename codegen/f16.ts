@@ -47,7 +47,8 @@ interface HalfBinding {
  * The store helper for `n` f32 components under `how`: rounds to the nearest f16, NaN stays NaN,
  * |v| ≥ 65520 (what IEEE rounds to infinity) gives ±65504 when saturating, else ±infinity
  * (an infinite input stays infinite either way). Classified by bits, so it holds even where the
- * compiler assumes no NaN. Returns the name and its WGSL (with the scalar helper it calls).
+ * compiler assumes no NaN; real f16 takes NaN and infinities from the hardware's conversion.
+ * Returns the name and its WGSL (with the scalar helper it calls).
  */
 function storeHelper(how: HalfStore, n: number): { name: string; source: string[] } {
   const real = how.mode === "f16";
@@ -64,15 +65,29 @@ function storeHelper(how: HalfStore, n: number): { name: string; source: string[
       ],
     };
   }
-  const conv = (x: string) => (real ? `f16(${x})` : `unpack2x16float(pack2x16float(vec2<f32>(${x}, 0.0))).x`);
-  const inf = real ? "bitcast<vec2<f16>>(0x7c00u).x" : "bitcast<f32>(0x7f800000u)";
-  const nan = real ? "bitcast<vec2<f16>>(0x7e00u).x" : "v";
+  if (real) {
+    // no non-finite f16 constant (a shader-creation error): a non-finite or overflowing f32 converts
+    // at run time, which IEEE hardware does to ±infinity / NaN
+    const over = how.saturate
+      ? `select(f16(v), select(-f16(${F16_MAX}.0), f16(${F16_MAX}.0), v > 0.0), b < 0x7f800000u)`
+      : "f16(v)";
+    return {
+      name: base,
+      source: [`fn ${base}(v: f32) -> f16 {
+  let b = bitcast<u32>(v) & 0x7fffffffu;
+  if (b < 0x477ff000u) { return f16(clamp(v, -${F16_MAX}.0, ${F16_MAX}.0)); }
+  return ${over};
+}`],
+    };
+  }
+  const conv = (x: string) => `unpack2x16float(pack2x16float(vec2<f32>(${x}, 0.0))).x`;
+  const inf = "bitcast<f32>(0x7f800000u)";
   const big = how.saturate ? `select(${conv(`${F16_MAX}.0`)}, ${inf}, b == 0x7f800000u)` : inf;
   return {
     name: base,
-    source: [`fn ${base}(v: f32) -> ${T} {
+    source: [`fn ${base}(v: f32) -> f32 {
   let b = bitcast<u32>(v) & 0x7fffffffu;
-  if (b > 0x7f800000u) { return ${nan}; }
+  if (b > 0x7f800000u) { return v; }
   if (b < 0x477ff000u) { return ${conv(`clamp(v, -${F16_MAX}.0, ${F16_MAX}.0)`)}; }
   let m = ${big};
   return select(-m, m, v > 0.0);

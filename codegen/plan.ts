@@ -17,6 +17,7 @@ import { NodeContext } from "../ir/ops/node_context.ts";
 import { sizeOf, type Tensor, toNumbers } from "../ir/tensor.ts";
 import type { ValueType } from "../ir/types.ts";
 import "../rules/contrib_ops.ts";
+import { fuseAttention } from "./attention.ts";
 import { fuse, type LoweredNode } from "./fusion.ts";
 import { F16_MAX, type HalfMode, halfStorageKernel, type HalfStore } from "./f16.ts";
 import { type KernelSpec, storageType, storedBytes, type StoredType, type Target, UnsupportedError } from "./kernel.ts";
@@ -304,7 +305,7 @@ export function planModel(model: Model, opts: PlanOptions = {}): KernelPlan {
   for (const l of a.lowered) {
     for (const x of new Set(l.node.inputs)) if (x !== "") consumers.set(x, (consumers.get(x) ?? 0) + 1);
   }
-  const kernels = fuse(a.lowered, consumers, keep, a.known);
+  const kernels = fuse(fuseAttention(a.lowered, consumers, keep, a.known), consumers, keep, a.known);
   // views alias their input's buffer
   const rootOf = new Map<string, string>();
   const root = (v: string): string => rootOf.get(v) ?? v;

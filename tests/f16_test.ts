@@ -103,18 +103,20 @@ fn main() {
 });
 
 /** One kernel storing `x` through the store helper of `how` (emulated, so it runs on any adapter). */
-async function storeThrough(x: number[], saturate: boolean): Promise<number[]> {
-  const device = await (await navigator.gpu.requestAdapter())!.requestDevice();
+async function storeThrough(x: number[], saturate: boolean, mode: HalfMode = "emulated"): Promise<number[]> {
+  const requiredFeatures: GPUFeatureName[] = mode === "f16" ? ["shader-f16"] : [];
+  const device = await (await navigator.gpu.requestAdapter())!.requestDevice({ requiredFeatures });
   const src = `@group(0) @binding(0) var<storage, read> in0: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out1: array<f32>;
 @compute @workgroup_size(1) fn main() {
   for (var i = 0u; i < ${x.length}u; i = i + 1u) { out1[i] = in0[i]; }
 }`;
-  const k = halfStorageKernel(kernel(src, ["x", "y"]), new Map([["y", { mode: "emulated", saturate }]]));
+  const k = halfStorageKernel(kernel(src, ["x", "y"]), new Map([["y", { mode, saturate }]]));
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const a = device.createBuffer({ size: 4 * x.length, usage });
-  const b = device.createBuffer({ size: 4 * x.length, usage });
-  const r = device.createBuffer({ size: 4 * x.length, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const outBytes = mode === "f16" ? Math.ceil(x.length / 2) * 4 : 4 * x.length;
+  const b = device.createBuffer({ size: outBytes, usage });
+  const r = device.createBuffer({ size: outBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(a, 0, new Float32Array(x));
   const pipeline = device.createComputePipeline({
     layout: "auto",
@@ -132,29 +134,31 @@ async function storeThrough(x: number[], saturate: boolean): Promise<number[]> {
   );
   pass.dispatchWorkgroups(1);
   pass.end();
-  enc.copyBufferToBuffer(b, 0, r, 0, 4 * x.length);
+  enc.copyBufferToBuffer(b, 0, r, 0, outBytes);
   device.queue.submit([enc.finish()]);
   await r.mapAsync(GPUMapMode.READ);
-  const out = [...new Float32Array(r.getMappedRange().slice(0))];
+  const raw = r.getMappedRange().slice(0);
+  const out = mode === "f16" ? [...new Float16Array(raw, 0, x.length)] : [...new Float32Array(raw)];
   device.destroy();
   return out;
 }
 
-Deno.test({
-  name: "f16 stores: round to nearest, NaN stays NaN, overflow saturates (--f16) or becomes infinity (float16)",
-  ignore,
-  fn: async () => {
-    const x = [1 / 3, -2.5, 65504, 65519, 65520, -1e6, Infinity, -Infinity, NaN, 1e-8, 0];
-    const f16 = (v: number) => new Float16Array([v])[0];
-    const ieee = await storeThrough(x, false);
-    assertEquals(ieee.map(String), x.map((v) => String(f16(v))));
-    const sat = await storeThrough(x, true);
-    const want = x.map((
-      v,
-    ) => (Number.isFinite(v) ? Math.max(-65504, Math.min(65504, f16(Math.max(-65504, Math.min(65504, v))))) : v));
-    assertEquals(sat.map(String), want.map(String));
-  },
-});
+for (const mode of ["emulated", "f16"] as const) {
+  Deno.test({
+    name:
+      `f16 stores (${mode}): round to nearest, NaN stays NaN, overflow saturates (--f16) or becomes infinity (float16)`,
+    ignore: ignore || (mode === "f16" && !hasF16),
+    fn: async () => {
+      const x = [1 / 3, -2.5, 65504, 65519, 65520, -1e6, Infinity, -Infinity, NaN, 1e-8, 0];
+      const f16 = (v: number) => new Float16Array([v])[0];
+      const ieee = await storeThrough(x, false, mode);
+      assertEquals(ieee.map(String), x.map((v) => String(f16(v))));
+      const sat = await storeThrough(x, true, mode);
+      const want = x.map((v) => (Number.isFinite(v) ? f16(Math.max(-65504, Math.min(65504, v))) : v));
+      assertEquals(sat.map(String), want.map(String));
+    },
+  });
+}
 
 Deno.test("f16 plan: float values are half, index tables and integer values are not", () => {
   const model = loadOnnx(modelPath("bert_tiny"));
