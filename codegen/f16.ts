@@ -10,8 +10,8 @@
  * infinity in a subtraction; NaN stays NaN. Kernel-private buffers (split-K partial sums, tables)
  * are not graph values and stay f32.
  *
- * The `emulated` form keeps f32 buffers and rounds every store to the nearest f16 through
- * `pack2x16float` (core WGSL): the same values cross memory, on adapters without `shader-f16`
+ * The `emulated` form keeps f32 buffers and rounds every store to the nearest f16 value with
+ * integer arithmetic (core WGSL): the same values cross memory, on adapters without `shader-f16`
  * (llvmpipe), so the rewrite and the accuracy of half storage are tested where CI runs. It is
  * never faster; `run --f16` refuses an adapter without the feature instead of emulating.
  * @module
@@ -42,6 +42,17 @@ interface HalfBinding {
   /** the store helper for a value of `n` components (n = 1: a scalar) */
   store(n: number): string;
 }
+
+/**
+ * Round a finite f32 below 65520 in magnitude to the nearest f16 value (ties to even) with integer
+ * arithmetic: a compiler may fold `unpack2x16float(pack2x16float(v))` into `v` (NVIDIA's does).
+ * Below the f16 normal range the spacing is 2^-24, and `round` is ties-to-even.
+ */
+const ROUND_F16 = `fn h16round(v: f32) -> f32 {
+  let b = bitcast<u32>(v);
+  if ((b & 0x7fffffffu) < 0x38800000u) { return round(v * 16777216.0) / 16777216.0; }
+  return bitcast<f32>((b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u);
+}`;
 
 /**
  * The store helper for `n` f32 components under `how`: rounds to the nearest f16, NaN stays NaN,
@@ -80,18 +91,21 @@ function storeHelper(how: HalfStore, n: number): { name: string; source: string[
 }`],
     };
   }
-  const conv = (x: string) => `unpack2x16float(pack2x16float(vec2<f32>(${x}, 0.0))).x`;
+  const conv = (x: string) => `h16round(${x})`;
   const inf = "bitcast<f32>(0x7f800000u)";
   const big = how.saturate ? `select(${conv(`${F16_MAX}.0`)}, ${inf}, b == 0x7f800000u)` : inf;
   return {
     name: base,
-    source: [`fn ${base}(v: f32) -> f32 {
+    source: [
+      ROUND_F16,
+      `fn ${base}(v: f32) -> f32 {
   let b = bitcast<u32>(v) & 0x7fffffffu;
   if (b > 0x7f800000u) { return v; }
   if (b < 0x477ff000u) { return ${conv(`clamp(v, -${F16_MAX}.0, ${F16_MAX}.0)`)}; }
   let m = ${big};
   return select(-m, m, v > 0.0);
-}`],
+}`,
+    ],
   };
 }
 
