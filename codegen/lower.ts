@@ -1,8 +1,9 @@
 /**
  * Every op family of the WebGPU backend, registered with `lowering.ts` on import: elementwise
  * (fused chains), views, MatMul/Gemm, Conv/FusedConv, ConvTranspose, pooling, reductions,
- * Softmax, normalizations, data movement, Resize, generators and scans, gather/scatter,
- * quantization and integer matmuls, one-hot.
+ * Softmax, normalizations (incl. LRN, GroupNormalization, MVN), data movement, Resize,
+ * generators and scans, TopK, Einsum, Lp pooling, gather/scatter, quantization and integer
+ * matmuls, one-hot.
  * @module
  */
 import "./elementwise.ts";
@@ -18,6 +19,10 @@ import "./layout.ts";
 import "./resize.ts";
 import "./generate.ts";
 import "./scan.ts";
+import "./topk.ts";
+import "./norm_more.ts";
+import "./einsum.ts";
+import "./lp_pool.ts";
 import "./gather_nd.ts";
 import "./scatter.ts";
 import "./quant.ts";

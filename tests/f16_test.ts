@@ -19,6 +19,7 @@ import { type HalfMode, halfStorageKernel, type HalfStore } from "../codegen/f16
 import type { KernelSpec } from "../codegen/kernel.ts";
 import { createSession } from "../webgpu/session.ts";
 import { buildProgram, moduleSource } from "../webgpu/compile.ts";
+import { f16BitsToF32, f32ToF16Bits } from "../webgpu/runtime.ts";
 import { runModel } from "../ir/interpreter.ts";
 import { DataType } from "../ir/dtype.ts";
 import { fromNumbers, type Tensor, toNumbers } from "../ir/tensor.ts";
@@ -267,4 +268,20 @@ Deno.test({
       Deno.removeSync(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("the runtime's f16 bit conversions agree with Float16Array on every f16 and on f32 edge cases", () => {
+  const h = new Float16Array(1), hb = new Uint16Array(h.buffer);
+  for (let bits = 0; bits < 65536; bits++) {
+    hb[0] = bits;
+    const want = h[0], got = f16BitsToF32(bits);
+    assert(Object.is(got, want) || (Number.isNaN(got) && Number.isNaN(want)), `bits ${bits}: ${got} vs ${want}`);
+  }
+  const edge = [0, -0, 1, -1, 65504, 65519.99, 65520, 1e9, -1e9, Infinity, -Infinity, 6e-8, 2.9e-8, 3e-8, 5.96e-8];
+  for (let i = 0; i < 2000; i++) edge.push((Math.sin(i) * 10) ** 5 / 7, 2 ** -14 * (1 + i / 4096), 2 ** -24 * (i / 3));
+  for (const v of edge) {
+    h[0] = v;
+    assertEquals(f32ToF16Bits(v), hb[0], `${v}`);
+  }
+  assert(Number.isNaN(f16BitsToF32(f32ToF16Bits(NaN))));
 });

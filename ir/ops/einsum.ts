@@ -15,7 +15,7 @@ import { freshDim } from "../dims.ts";
 import { gemm } from "./_gemm.ts";
 
 /** A parsed equation: each operand's axes and the output's, as label ids. */
-interface Equation {
+export interface Equation {
   /** label ids per operand axis */
   inputs: number[][];
   /** label ids of the output axes */
@@ -46,7 +46,7 @@ function parseTerm(ctx: NodeContext, t: string): Term {
 }
 
 /** Parse an equation against the operand ranks. */
-function parseEquation(ctx: NodeContext, equation: string, ranks: readonly number[]): Equation {
+export function parseEquation(ctx: NodeContext, equation: string, ranks: readonly number[]): Equation {
   const eq = equation.replace(/\s+/g, "");
   const arrow = eq.indexOf("->");
   const lhs = arrow >= 0 ? eq.slice(0, arrow) : eq;
@@ -100,7 +100,7 @@ function parseEquation(ctx: NodeContext, equation: string, ranks: readonly numbe
 }
 
 /** Size of every label, broadcasting size-1 dims; fails on a conflict. */
-function labelSizes(ctx: NodeContext, eq: Equation, shapes: readonly (readonly number[])[]): number[] {
+export function labelSizes(ctx: NodeContext, eq: Equation, shapes: readonly (readonly number[])[]): number[] {
   const sizes = new Array<number>(eq.count).fill(1);
   eq.inputs.forEach((ids, i) =>
     ids.forEach((l, ax) => {
