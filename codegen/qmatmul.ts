@@ -17,6 +17,7 @@ import { sizeOf, toNumbers } from "../ir/tensor.ts";
 import { type KernelSpec, type Target, unsupported } from "./kernel.ts";
 import { type LowerCtx, type Lowered, registerLowerings, type TensorInfo } from "./lowering.ts";
 import { Bindings, broadcastOffset, f32Lit, grid, i32Lit, mainHeader, MAX_GROUPS } from "./wgsl.ts";
+import { FDIV } from "./fdiv.ts";
 
 const TILE = 16;
 
@@ -27,7 +28,9 @@ const SAT = 1 << 30;
  * WGSL helpers: the 64-bit product of two u32, and roundHalfEven(a · m) for i32 `a` and f32 `m`,
  * exact, saturated to ±2^30, with i32 min standing for NaN (0 · ∞ or a NaN multiplier).
  */
-const MULROUND = `fn mul64_(a: u32, b: u32) -> vec2<u32> {
+const MULROUND = `${FDIV}
+
+fn mul64_(a: u32, b: u32) -> vec2<u32> {
   let a0 = a & 0xffffu; let a1 = a >> 16u; let b0 = b & 0xffffu; let b1 = b >> 16u;
   let p00 = a0 * b0; let p01 = a0 * b1; let p10 = a1 * b0; let p11 = a1 * b1;
   let mid = (p00 >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
@@ -288,7 +291,7 @@ function qlinearMatMul(ctx: LowerCtx): Lowered {
     // the reference's multiplier: (a_scale · b_scale) / y_scale, each step rounded to f32
     const mult = sa!.value !== undefined && sb!.value !== undefined && ys!.value !== undefined
       ? f32Lit(f(f(sa!.value * sb!.value) / ys!.value))
-      : `(${v(sa!, "mr")} * ${v(sb!, "n")}) / ${v(ys!, "0u")}`;
+      : `fdiv_(${v(sa!, "mr")} * ${v(sb!, "n")}, ${v(ys!, "0u")})`;
     const z = !yz ? "0i" : yz.value !== undefined ? i32Lit(yz.value) : `${b.read(yz.info.name, "i32")}[0]`;
     return {
       code: `let r = mulround_(acc, ${mult});`,

@@ -3,8 +3,8 @@
  * and DynamicQuantizeLinear, for float32 values and 8/16-bit integer (or int32, dequantized) codes.
  *
  * Invariant: the codes are the reference's (`ir/ops/quantize.ts`) exactly: x / scale divided in
- * f32 (the reference's quotient rounded to f32; WGSL leaves division a little looser than IEEE,
- * which llvmpipe and most hardware meet), rounded half to even (WGSL `round`), the zero point
+ * f32 and correctly rounded (`fdiv.ts`: WGSL's own division may be 2.5 ulp off, NVIDIA's is, which
+ * moves codes at ties), rounded half to even (WGSL `round`), the zero point
  * added, saturated to the output type's range, NaN giving 0, and stored as i32 inside that range.
  * Quantizing int32 inputs is unsupported (converting x to f32 would round it before the division).
  * Dequantization computes f32(x − zero_point) · scale: the reference's once-rounded product exactly
@@ -18,6 +18,7 @@ import { DataType, dtypeName, intRange } from "../ir/dtype.ts";
 import { sizeOf, toNumbers } from "../ir/tensor.ts";
 import { type KernelSpec, unsupported } from "./kernel.ts";
 import { copyKernel } from "./layout.ts";
+import { FDIV } from "./fdiv.ts";
 import { type LowerCtx, type Lowered, normAxis, registerLowerings, type TensorInfo } from "./lowering.ts";
 import { Bindings, i32Lit, workgroupReduce } from "./wgsl.ts";
 
@@ -70,6 +71,11 @@ function requireFloat(t: TensorInfo, what: string): void {
   if (t.dtype !== DataType.FLOAT) unsupported(`${what} is ${dtypeName(t.dtype)}; only float32 is supported`);
 }
 
+/** `kernel` with the correctly rounded division its quotients use (`fdiv.ts`). */
+function withDivision(kernel: KernelSpec): KernelSpec {
+  return { ...kernel, wgsl: `${kernel.wgsl}\n${FDIV}\n` };
+}
+
 const isNaN32 = (e: string) => `((bitcast<u32>(${e}) & 0x7fffffffu) > 0x7f800000u)`;
 
 /**
@@ -78,7 +84,7 @@ const isNaN32 = (e: string) => `((bitcast<u32>(${e}) & 0x7fffffffu) > 0x7f800000
  * conversion and the addition exact.
  */
 function quantizeExpr(x: string, scale: string, zp: string, lo: number, hi: number): string {
-  const q = `(${x} / ${scale})`;
+  const q = `fdiv_(${x}, ${scale})`;
   const code = `clamp(i32(clamp(round(${q}), -1048576.0, 1048576.0)) + ${zp}, ${i32Lit(lo)}, ${i32Lit(hi)})`;
   return `select(${code}, 0i, ${isNaN32(q)})`;
 }
@@ -106,7 +112,7 @@ function quantize(ctx: LowerCtx): Lowered {
   // a MatMul/Conv that GEMM's epilogue, whose store is f32 while the codes are i32
   return {
     kind: "kernels",
-    kernels: [copyKernel({
+    kernels: [withDivision(copyKernel({
       name: "QuantizeLinear",
       nodes: [ctx.node.name],
       dims: [sizeOf(y.dims)],
@@ -118,7 +124,7 @@ function quantize(ctx: LowerCtx): Lowered {
           expr: quantizeExpr(`${b.read(x.name, "f32")}[i]`, `${b.read(scale.name, "f32")}[s]`, z, lo, hi),
         };
       },
-    })],
+    }))],
   };
 }
 
@@ -193,8 +199,8 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
   ${workgroupReduce("min", "lo", "mn", wg)}
   ${workgroupReduce("max", "hi", "mx", wg)}
   if (lid.x == 0u) {
-    let scale = (mx - mn) / 255.0;
-    let z = -(mn / scale);
+    let scale = fdiv_(mx - mn, 255.0);
+    let z = -fdiv_(mn, scale);
     var zp = 0.0;
     if (scale != 0.0 && !${isNaN32("z")}) { zp = round(clamp(z, 0.0, 255.0)); }
     ${T}[0] = scale;
@@ -209,7 +215,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     dispatch: [1, 1, 1],
     temporaries: [{ name: temp, elements: 2 }],
   };
-  const apply = copyKernel({
+  const apply = withDivision(copyKernel({
     name: "DynamicQuantizeLinear",
     nodes: [ctx.node.name],
     dims: [n],
@@ -217,12 +223,12 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     value: (kb) => {
       const K = kb.read(temp, "f32");
       return {
-        code: `let scale = ${K}[0];\n  let q = round(${kb.read(x.name, "f32")}[i] / scale) + ${K}[1];`,
+        code: `let scale = ${K}[0];\n  let q = round(fdiv_(${kb.read(x.name, "f32")}[i], scale)) + ${K}[1];`,
         expr: `select(i32(clamp(q, 0.0, 255.0)), 0i, scale == 0.0 || ${isNaN32("q")})`,
       };
     },
-  });
-  return { kind: "kernels", kernels: [stats, apply] };
+  }));
+  return { kind: "kernels", kernels: [withDivision(stats), apply] };
 }
 
 registerLowerings("", {

@@ -16,6 +16,7 @@ import { rng } from "../verify/inputs.ts";
 import { compareTensors } from "../conformance/compare.ts";
 import { unsupportedNodes } from "../codegen/plan.ts";
 import { createSession } from "../webgpu/session.ts";
+import { FDIV } from "../codegen/fdiv.ts";
 
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null) ?? null;
 const ignore = adapter === null;
@@ -389,4 +390,65 @@ Deno.test("what the lowerings cannot do exactly is refused at plan time", () => 
   // a scale that fits no layout
   const q = node("QuantizeLinear", ["x", "s"], ["y"], [attr("axis", 0)]);
   assertEquals(refused(q, { x }, { s: float32Tensor([3], [1, 2, 3]) }), ["QuantizeLinear"]);
+});
+
+Deno.test({
+  name: "fdiv_ divides f32 correctly rounded (as the reference does), where WGSL's `/` may be 2.5 ulp off",
+  ignore,
+  async fn() {
+    const r = rng(77);
+    const xs: number[] = [], ys: number[] = [];
+    for (let i = 0; i < 4096; i++) {
+      xs.push(Math.fround((r() - 0.5) * 2 ** Math.floor(r() * 40 - 20)));
+      ys.push(Math.fround((r() - 0.5) * 2 ** Math.floor(r() * 40 - 20)) || 1);
+    }
+    // exact ties of a later rounding: small integers over scales, and the edge cases
+    for (let k = 1; k < 200; k++) xs.push(k), ys.push(Math.fround(k / 2.5));
+    xs.push(0, -0, 1, Infinity, NaN, 1e-40, 3e38, 1), ys.push(3, 3, 0, 2, 2, 3, 1e-10, 1e-40);
+    const device = await adapter!.requestDevice();
+    const n = xs.length;
+    const code = `@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> o: array<f32>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  if (g.x < ${n}u) { o[g.x] = fdiv_(a[g.x], b[g.x]); }
+}
+${FDIV}`;
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+    const buf = (data?: number[]) => {
+      const g = device.createBuffer({ size: 4 * n, usage });
+      if (data) device.queue.writeBuffer(g, 0, new Float32Array(data));
+      return g;
+    };
+    const [ga, gb, go] = [buf(xs), buf(ys), buf()];
+    const read = device.createBuffer({ size: 4 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const pipeline = device.createComputePipeline({
+      layout: "auto",
+      compute: { module: device.createShaderModule({ code }), entryPoint: "main" },
+    });
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(
+      0,
+      device.createBindGroup({
+        layout: pipeline.getBindGroupLayout(0),
+        entries: [ga, gb, go].map((buffer, binding) => ({ binding, resource: { buffer } })),
+      }),
+    );
+    pass.dispatchWorkgroups(Math.ceil(n / 64));
+    pass.end();
+    enc.copyBufferToBuffer(go, 0, read, 0, 4 * n);
+    device.queue.submit([enc.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const got = new Float32Array(read.getMappedRange().slice(0));
+    device.destroy();
+    // the last cases (zero, infinity, NaN, subnormal operands or quotients) take the hardware's division
+    const exact = n - 8;
+    let bad = 0;
+    for (let i = 0; i < exact; i++) if (!Object.is(got[i], Math.fround(xs[i] / ys[i]))) bad++;
+    assertEquals(bad, 0, `${bad} of ${exact} quotients not correctly rounded`);
+    assert(Object.is(got[exact], 0) && Object.is(got[exact + 1], -0) && got[exact + 2] === Infinity);
+    assert(got[exact + 3] === Infinity && Number.isNaN(got[exact + 4]));
+  },
 });
