@@ -76,3 +76,4 @@ export {
 export { loweredOps } from "./codegen/lower.ts";
 export { type MemoryPlan, planMemory } from "./webgpu/memory.ts";
 export { runConformanceGpu } from "./webgpu/conformance.ts";
+export { buildProgram, moduleSource, type Program } from "./webgpu/compile.ts";
