@@ -19,6 +19,7 @@ import type { ValueType } from "../ir/types.ts";
 import "../rules/contrib_ops.ts";
 import { fuseAttention } from "./attention.ts";
 import { fuse, type LoweredNode } from "./fusion.ts";
+import { inlineKnownIfs } from "./inline_if.ts";
 import { F16_MAX, type HalfMode, halfStorageKernel, type HalfStore } from "./f16.ts";
 import { type KernelSpec, storageType, storedBytes, type StoredType, type Target, UnsupportedError } from "./kernel.ts";
 import { findLowering, type LowerCtx, type TensorInfo } from "./lowering.ts";
@@ -132,7 +133,7 @@ interface Analysis {
 }
 
 function analyze(model: Model, opts: PlanOptions): Analysis {
-  const m = staticModel(model, opts);
+  const m = inlineKnownIfs(staticModel(model, opts));
   const g = m.graph;
   const { types, constants } = inferModel(m);
   const feedNames = new Set(g.inputs.filter((i) => !g.initializers.has(i.name)).map((i) => i.name));
