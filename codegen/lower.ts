@@ -3,7 +3,7 @@
  * (fused chains), views, MatMul/Gemm, Conv/FusedConv, ConvTranspose, pooling, reductions,
  * Softmax, normalizations (incl. LRN, GroupNormalization, MVN), data movement, Resize,
  * generators and scans, TopK, Einsum, Lp pooling, gather/scatter, quantization and integer
- * matmuls, one-hot.
+ * matmuls, one-hot, RotaryEmbedding, GridSample, CenterCropPad, BitShift.
  * @module
  */
 import "./elementwise.ts";
@@ -29,3 +29,7 @@ import "./quant.ts";
 import "./qmatmul.ts";
 import "./onehot.ts";
 export { findLowering, loweredOps } from "./lowering.ts";
+import "./rotary.ts";
+import "./grid_sample.ts";
+import "./crop_pad.ts";
+import "./bitshift.ts";

@@ -64,7 +64,8 @@ function cubicCoeffs(t: number, out: Float64Array, off: number): void {
   out[off + 3] = k(2 - t);
 }
 
-function gridMode(ctx: RunContext | InferContext): "linear" | "nearest" | "cubic" {
+/** GridSample's interpolation mode, its opset-16 names (bilinear, bicubic) mapped to the newer ones. */
+export function gridMode(ctx: RunContext | InferContext): "linear" | "nearest" | "cubic" {
   const m = ctx.attrString("mode", ctx.opset >= 20 ? "linear" : "bilinear");
   if (m === "linear" || m === "bilinear") return "linear";
   if (m === "cubic" || m === "bicubic") return "cubic";

@@ -130,7 +130,8 @@ const Pad: OpDef = {
 // ---------------------------------------------------------------------------------------------
 // CenterCropPad
 
-function cropAxes(ctx: NodeContext, r: number, n: number): number[] {
+/** The normalized axes CenterCropPad resizes (all by default); fails unless there is one per `shape` entry. */
+export function cropAxes(ctx: NodeContext, r: number, n: number): number[] {
   const axes = ctx.hasAttr("axes") ? ctx.attrInts("axes") : Array.from({ length: r }, (_, i) => i);
   if (axes.length !== n) ctx.fail(`shape has ${n} entries for ${axes.length} axes`);
   return axes.map((a) => normAxis(a, r, (m) => ctx.fail(m)));
