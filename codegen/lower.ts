@@ -29,6 +29,7 @@ import "./quant.ts";
 import "./qmatmul.ts";
 import "./onehot.ts";
 export { findLowering, loweredOps } from "./lowering.ts";
+import "./attention_op.ts";
 import "./rotary.ts";
 import "./grid_sample.ts";
 import "./crop_pad.ts";
