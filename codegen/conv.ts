@@ -81,6 +81,9 @@ function activation(ctx: LowerCtx): ((v: string) => string) | undefined {
   }
 }
 
+/** Largest im2col matrix (bytes) a convolution may stage for gemm_fast; past it, the tiled kernel. */
+const IM2COL_MAX_BYTES = 256 * 2 ** 20;
+
 function lowerConv(ctx: LowerCtx): Lowered {
   for (const i of [0, 1]) if (requireStorage(ctx.input(i).dtype) !== "f32") unsupported(`input ${i} must be float32`);
   const s = convShape(ctx);
@@ -185,9 +188,75 @@ ${mainHeader(64)} {
     });
   };
 
+  /**
+   * any other convolution on gemm_fast (hardware targets): an im2col kernel writes, per group, the
+   * K × (N·OH·OW) matrix of input taps (zeros where the window leaves the padded image) into a
+   * kernel-private temporary, then out[g] = W[g] · cols[g]. Skipped past `IM2COL_MAX_BYTES`.
+   */
+  const buildIm2col = (epi: Epilogue): KernelSpec[] | undefined => {
+    const cols = s.N * OHW, elements = s.group * K * cols;
+    if (elements * 4 > IM2COL_MAX_BYTES) return undefined;
+    const temp = `${ctx.node.name || y.name}::im2col`;
+    const name = [label, ...epi.ops].join("+");
+    const gemm = tryFastGemm({
+      params: { M: OCg, N: cols, K, batch: s.group, batchStrideA: OCg * K, batchStrideB: K * cols },
+      a: w.name,
+      b: temp,
+      store: (b) => {
+        const t = finish(b, epi, `(bz * ${OCg}u + m)`);
+        return {
+          code:
+            `let acc = v;\n  let idx = ((n / ${OHW}u) * ${s.OC}u + bz * ${OCg}u + m) * ${OHW}u + n % ${OHW}u;\n  ${t.code}`,
+          helpers: t.helpers,
+        };
+      },
+      name,
+      nodes: [ctx.node.name, ...epi.nodes],
+      out: epi.out.name,
+    });
+    if (!gemm) return undefined;
+    const b = new Bindings();
+    const X = b.read(x.name, "f32"), T = b.write(temp, "f32");
+    const g = grid(elements, 256);
+    const wgsl = `${b.decls}
+${mainHeader(256)} {
+  let e = ${g.index};
+  if (e >= ${elements}u) { return; }
+  let grp = e / ${K * cols}u;
+  let k = (e / ${cols}u) % ${K}u;
+  let p = e % ${cols}u;
+  let ic = grp * ${ICg}u + k / ${s.KH * s.KW}u;
+  let r = k % ${s.KH * s.KW}u;
+  let nb = p / ${OHW}u;
+  let q = p % ${OHW}u;
+  let ih = i32((q / ${s.OW}u) * ${s.sh}u + (r / ${s.KW}u) * ${s.dh}u) - ${s.ph};
+  let iw = i32((q % ${s.OW}u) * ${s.sw}u + (r % ${s.KW}u) * ${s.dw}u) - ${s.pw};
+  var v = 0.0;
+  if (ih >= 0 && ih < ${s.H} && iw >= 0 && iw < ${s.W}) {
+    v = ${X}[((nb * ${s.C}u + ic) * ${s.H}u + u32(ih)) * ${s.W}u + u32(iw)];
+  }
+  ${T}[e] = v;
+}
+`;
+    const im2col: KernelSpec = {
+      name: `${label}[im2col]`,
+      nodes: [ctx.node.name],
+      wgsl,
+      entryPoint: "main",
+      bindings: b.list,
+      dispatch: g.dispatch,
+      temporaries: [{ name: temp, elements }],
+    };
+    return [im2col, ...gemm];
+  };
+
   const buildGemm = (epi: Epilogue): KernelSpec | KernelSpec[] => {
     if (!ctx.target.software && pointwise && (s.N === 1 || s.group === 1) && sizeOf(y.dims) > 0 && K > 0) {
       const fk = buildFast(epi);
+      if (fk) return fk;
+    }
+    if (!ctx.target.software && !pointwise && sizeOf(y.dims) > 0 && K > 0) {
+      const fk = buildIm2col(epi);
       if (fk) return fk;
     }
     const b = new Bindings();

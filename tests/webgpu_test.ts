@@ -224,6 +224,26 @@ Deno.test({
       const m = graphModel([node("Conv", ["x", "w", "b"], ["y"], attrs)], { x, w, b: [w[0]] }, ["y"]);
       await matchesReference(m, new Map([["x", rand(x, 1)], ["w", rand(w, 2)], ["b", rand([w[0]], 3)]]));
     }
+    // the hardware target: im2col into a temporary, then gemm_fast per group (strided and padded, grouped and
+    // dilated with two images, 1-D), with a fused residual add and ReLU in the epilogue
+    const im2col: [number[], number[], Attribute[]][] = [
+      cases[0],
+      [[2, 4, 7, 7], [16, 2, 3, 3], [attr("group", 2), attr("dilations", [2, 1])]],
+      [[1, 3, 10], [8, 3, 4], [attr("auto_pad", "SAME_UPPER")]],
+    ];
+    for (const [x, w, attrs] of im2col) {
+      const conv = graphModel([node("Conv", ["x", "w"], ["y"], attrs)], { x, w }, ["y"]);
+      const out = [...(runModel(conv, new Map([["x", rand(x, 1)], ["w", rand(w, 2)]])).get("y") as Tensor).dims];
+      const m = graphModel(
+        [node("Conv", ["x", "w", "b"], ["t"], attrs), node("Add", ["t", "r"], ["s"]), node("Relu", ["s"], ["y"])],
+        { x, w, b: [w[0]], r: out },
+        ["y"],
+      );
+      const kernels = planModel(m).kernels.map((k) => k.name);
+      assert(kernels[0] === "Conv[im2col]" && kernels.some((k) => k.startsWith("Conv+Add+Relu")), `${kernels}`);
+      const inputs = new Map([["x", rand(x, 1)], ["w", rand(w, 2)], ["b", rand([w[0]], 3)], ["r", rand(out, 4)]]);
+      await matchesReference(m, inputs, false);
+    }
     // 1×1 convolutions on the hardware target's gemm_fast: one image, grouped; two images; and a
     // FusedConv with an activation and a fused residual add in the epilogue
     const pw: [number[], number[], Attribute[]][] = [
