@@ -8,32 +8,31 @@
  * @module
  */
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
-import type { Attribute, Model } from "../ir/graph.ts";
+import { graphModel, type InputSpec, matchesReference } from "./_models.ts";
+import type { Attribute, Model, Node } from "../ir/graph.ts";
 import { DataType } from "../ir/dtype.ts";
 import { fromNumbers, type Tensor } from "../ir/tensor.ts";
-import { runModel } from "../ir/interpreter.ts";
 import { rng } from "../verify/inputs.ts";
-import { compareTensors } from "../conformance/compare.ts";
 import { planModel } from "../codegen/plan.ts";
 import type { Target } from "../codegen/kernel.ts";
 import { SaturnError } from "../errors.ts";
-import { createSession } from "../webgpu/session.ts";
 
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null) ?? null;
 const ignore = adapter === null;
 if (ignore) console.warn("attention_op_test: no WebGPU adapter here; GPU runs skipped");
 
-const TOL = { atol: 1e-4, rtol: 1e-3 };
-
-/** An input: its dims, float32 unless a dtype is given. */
-type In = number[] | [DataType, number[]];
 const IN_NAMES = ["q", "k", "v", "mask", "past_k", "past_v", "nonpad"];
 
 /**
  * One Attention node over the inputs given by name (`q`, `k`, `v`, `mask`, `past_k`, `past_v`,
  * `nonpad`; others omitted) writing the outputs named (`y`, `present_k`, `present_v`, `qk`).
  */
-function attention(inputs: Record<string, In>, outputs: string[], attrs: Record<string, number> = {}, opset = 23) {
+function attention(
+  inputs: Record<string, InputSpec>,
+  outputs: string[],
+  attrs: Record<string, number> = {},
+  opset = 23,
+) {
   const last = Math.max(...Object.keys(inputs).map((n) => IN_NAMES.indexOf(n)));
   const outNames = ["y", "present_k", "present_v", "qk"];
   const lastOut = Math.max(...outputs.map((n) => outNames.indexOf(n)));
@@ -42,33 +41,15 @@ function attention(inputs: Record<string, In>, outputs: string[], attrs: Record<
       ? { name, type: "int", value }
       : { name, type: "float", value }
   );
-  const model: Model = {
-    irVersion: 10,
-    opsetImports: [{ domain: "", version: opset }],
-    metadataProps: [],
-    trainingInfo: [],
-    functions: [],
-    graph: {
-      name: "g",
-      nodes: [{
-        name: "attention",
-        opType: "Attention",
-        domain: "",
-        inputs: IN_NAMES.slice(0, last + 1).map((n) => (n in inputs ? n : "")),
-        outputs: outNames.slice(0, lastOut + 1).map((n) => (outputs.includes(n) ? n : "")),
-        attributes,
-      }],
-      inputs: Object.entries(inputs).map(([name, s]) => {
-        const [dtype, shape] = typeof s[0] === "number" && !Array.isArray(s[1]) ? [DataType.FLOAT, s as number[]] : s;
-        return { name, type: { kind: "tensor", dtype: dtype as DataType, shape: shape as number[] } };
-      }),
-      outputs: outputs.map((name) => ({ name })),
-      initializers: new Map(),
-      sparseInitializers: [],
-      valueInfo: [],
-    },
+  const n: Node = {
+    name: "attention",
+    opType: "Attention",
+    domain: "",
+    inputs: IN_NAMES.slice(0, last + 1).map((n) => (n in inputs ? n : "")),
+    outputs: outNames.slice(0, lastOut + 1).map((n) => (outputs.includes(n) ? n : "")),
+    attributes,
   };
-  return model;
+  return graphModel([n], inputs, outputs, {}, { opset, irVersion: 10 });
 }
 
 /** Seeded values in [−1, 1) for every float input of `model`; `fixed` ones as given. */
@@ -80,21 +61,6 @@ function inputsOf(model: Model, fixed: Record<string, Tensor> = {}, seed = 1): M
     const n = t.shape.reduce((a, b) => a * b, 1);
     return [i.name, fromNumbers(t.dtype, t.shape, Array.from({ length: n }, () => r() * 2 - 1))];
   }));
-}
-
-/** Run `model` on WebGPU and in the reference interpreter; assert every output matches. */
-async function matchesReference(model: Model, inputs: Map<string, Tensor>, target?: Target): Promise<void> {
-  if (ignore) return;
-  const session = await createSession(model, target ? { target } : {});
-  try {
-    const got = await session.run(inputs);
-    for (const [name, t] of runModel(model, inputs)) {
-      const why = compareTensors(got.get(name)! as Tensor, t as Tensor, TOL);
-      assert(!why, `output '${name}': ${why}`);
-    }
-  } finally {
-    session.destroy();
-  }
 }
 
 const kernelNames = (m: Model, target?: Target) => planModel(m, { target }).kernels.map((k) => k.name);
@@ -129,8 +95,8 @@ Deno.test({
     const short = attention({ q: [1, 2, 5, 8], k: [1, 2, 200, 8], v: [1, 2, 200, 4] }, ["y"]);
     assert(planModel(long, { target: hw }).kernels[0].wgsl.includes("var<workgroup> acc"));
     assert(!planModel(short, { target: hw }).kernels[0].wgsl.includes("var<workgroup> acc"));
-    await matchesReference(long, inputsOf(long), hw);
-    await matchesReference(short, inputsOf(short), hw);
+    await matchesReference(long, inputsOf(long), { target: hw });
+    await matchesReference(short, inputsOf(short), { target: hw });
   },
 });
 

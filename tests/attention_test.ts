@@ -8,61 +8,20 @@
  */
 import { assert, assertEquals } from "./_assert.ts";
 import { modelPath } from "./_helpers.ts";
+import { attr, graphModel, matchesReference, node, rand } from "./_models.ts";
 import { loadOnnx } from "../onnx/load.ts";
 import type { Attribute, Model, Node } from "../ir/graph.ts";
 import { DataType } from "../ir/dtype.ts";
 import { float32Tensor, fromNumbers, type Tensor } from "../ir/tensor.ts";
 import { runModel } from "../ir/interpreter.ts";
-import { rng } from "../verify/inputs.ts";
-import { compareTensors } from "../conformance/compare.ts";
 import { planModel } from "../codegen/plan.ts";
-import { createSession } from "../webgpu/session.ts";
 
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null) ?? null;
 const ignore = adapter === null;
 if (ignore) console.warn("attention_test: no WebGPU adapter here; GPU runs skipped");
 
-const TOL = { atol: 1e-4, rtol: 1e-3 };
-
-function node(opType: string, inputs: string[], outputs: string[], attrs: Attribute[] = []): Node {
-  return { name: `${opType}_${outputs[0]}`, opType, domain: "", inputs, outputs, attributes: attrs };
-}
-
-const axis = (a: number): Attribute => ({ name: "axis", type: "int", value: a });
-const perm = (p: number[]): Attribute => ({ name: "perm", type: "ints", value: p });
-
-function graphModel(
-  nodes: Node[],
-  inputs: Record<string, number[] | [DataType, number[]]>,
-  outputs: string[],
-  inits: Record<string, Tensor> = {},
-): Model {
-  return {
-    irVersion: 8,
-    opsetImports: [{ domain: "", version: 17 }],
-    metadataProps: [],
-    trainingInfo: [],
-    functions: [],
-    graph: {
-      name: "g",
-      nodes,
-      inputs: Object.entries(inputs).map(([name, s]) => {
-        const [dtype, shape] = Array.isArray(s[1]) ? s as [DataType, number[]] : [DataType.FLOAT, s as number[]];
-        return { name, type: { kind: "tensor", dtype, shape } };
-      }),
-      outputs: outputs.map((name) => ({ name })),
-      initializers: new Map(Object.entries(inits)),
-      sparseInitializers: [],
-      valueInfo: [],
-    },
-  };
-}
-
-function rand(dims: number[], seed: number, scale = 1): Tensor {
-  const r = rng(seed);
-  const n = dims.reduce((a, b) => a * b, 1);
-  return float32Tensor(dims, Array.from({ length: n }, () => (r() * 2 - 1) * scale));
-}
+const axis = (a: number): Attribute => attr("axis", a);
+const perm = (p: number[]): Attribute => attr("perm", p);
 
 /** A causal mask [M, N]: `seen` where key j ≤ query i (+ N − M), `masked` elsewhere. */
 function causal(M: number, N: number, seen: number, masked: number, dtype: DataType = DataType.FLOAT): Tensor {
@@ -83,21 +42,6 @@ function attention(score: Node[], x = "x", post: Node[] = [], pv = "p"): Node[] 
 }
 
 const attentionKernels = (m: Model) => planModel(m).kernels.filter((k) => k.name.startsWith("Attention("));
-
-/** Run `model` on WebGPU and in the reference interpreter; assert every output matches. */
-async function matchesReference(model: Model, inputs: Map<string, Tensor>): Promise<void> {
-  if (ignore) return;
-  const session = await createSession(model);
-  try {
-    const got = await session.run(inputs);
-    for (const [name, t] of runModel(model, inputs)) {
-      const why = compareTensors(got.get(name)!, t as Tensor, TOL);
-      assert(!why, `output '${name}': ${why}`);
-    }
-  } finally {
-    session.destroy();
-  }
-}
 
 /** Inputs q [B,H,M,D], k [B,H,N,D], v [B,H,N,Dv] (and extras), seeded. */
 function qkv(B: number, H: number, M: number, N: number, D: number, Dv: number, extra: [string, Tensor][] = []) {

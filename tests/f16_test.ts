@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { assert, assertEquals } from "./_assert.ts";
 import { modelPath, MODELS } from "./_helpers.ts";
+import { runShader } from "./_models.ts";
 import { loadOnnx } from "../onnx/load.ts";
 import { randomInputs } from "../verify/inputs.ts";
 import { runOrt } from "../verify/ort.ts";
@@ -117,28 +118,8 @@ async function storeThrough(x: number[], saturate: boolean, mode: HalfMode = "em
   const a = device.createBuffer({ size: 4 * x.length, usage });
   const outBytes = mode === "f16" ? Math.ceil(x.length / 2) * 4 : 4 * x.length;
   const b = device.createBuffer({ size: outBytes, usage });
-  const r = device.createBuffer({ size: outBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(a, 0, new Float32Array(x));
-  const pipeline = device.createComputePipeline({
-    layout: "auto",
-    compute: { module: device.createShaderModule({ code: k.wgsl }), entryPoint: "main" },
-  });
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(
-    0,
-    device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [{ binding: 0, resource: { buffer: a } }, { binding: 1, resource: { buffer: b } }],
-    }),
-  );
-  pass.dispatchWorkgroups(1);
-  pass.end();
-  enc.copyBufferToBuffer(b, 0, r, 0, outBytes);
-  device.queue.submit([enc.finish()]);
-  await r.mapAsync(GPUMapMode.READ);
-  const raw = r.getMappedRange().slice(0);
+  const raw = await runShader(device, k.wgsl, [a, b], 1, outBytes);
   const out = mode === "f16" ? [...new Float16Array(raw, 0, x.length)] : [...new Float32Array(raw)];
   device.destroy();
   return out;

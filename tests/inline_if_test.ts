@@ -7,14 +7,12 @@
  * @module
  */
 import { assert, assertEquals } from "./_assert.ts";
+import { assertOutputsMatch, graphModel, matchesReference, node, rand, TIGHT_TOL } from "./_models.ts";
 import { SaturnError } from "../errors.ts";
-import type { Attribute, Graph, Model, Node } from "../ir/graph.ts";
+import type { Graph, Model, Node } from "../ir/graph.ts";
 import { DataType } from "../ir/dtype.ts";
-import type { Dim } from "../ir/types.ts";
 import { float32Tensor, int64Tensor, Tensor } from "../ir/tensor.ts";
 import { runModel } from "../ir/interpreter.ts";
-import { rng } from "../verify/inputs.ts";
-import { compareTensors } from "../conformance/compare.ts";
 import { inlineKnownIfs } from "../codegen/inline_if.ts";
 import { planModel, unsupportedNodes } from "../codegen/plan.ts";
 import { createSession } from "../webgpu/session.ts";
@@ -25,10 +23,6 @@ if (ignore) console.warn("inline_if_test: no WebGPU adapter here; GPU tests skip
 
 // ---------------------------------------------------------------------------------------------
 // building models
-
-function node(opType: string, inputs: string[], outputs: string[], attributes: Attribute[] = []): Node {
-  return { name: `${opType}_${outputs[0]}`, opType, domain: "", inputs, outputs, attributes };
-}
 
 function branch(name: string, nodes: Node[], outputs: string[], inits: Record<string, Tensor> = {}): Graph {
   return {
@@ -56,30 +50,6 @@ function ifNode(name: string, cond: string, outputs: string[], thenG: Graph, els
   };
 }
 
-/** A model over float inputs of the given (possibly symbolic) shapes. */
-function model(nodes: Node[], inputs: Record<string, Dim[]>, outputs: string[], inits: Record<string, Tensor> = {}) {
-  const m: Model = {
-    irVersion: 8,
-    opsetImports: [{ domain: "", version: 17 }],
-    metadataProps: [],
-    trainingInfo: [],
-    functions: [],
-    graph: {
-      name: "g",
-      nodes,
-      inputs: Object.entries(inputs).map(([name, shape]) => ({
-        name,
-        type: { kind: "tensor", dtype: DataType.FLOAT, shape },
-      })),
-      outputs: outputs.map((name) => ({ name })),
-      initializers: new Map(Object.entries(inits)),
-      sparseInitializers: [],
-      valueInfo: [],
-    },
-  };
-  return m;
-}
-
 /** `out = (dim `axis` of `x` == `size`)`, from shape math only; needs the initializers `SHAPE_INITS`. */
 function dimIs(x: string, axis: number, size: number, out: string): Node[] {
   return [
@@ -95,12 +65,6 @@ const SHAPE_INITS: Record<string, Tensor> = {
   size1: int64Tensor([], [1]),
   size4: int64Tensor([], [4]),
 };
-
-function rand(dims: number[], seed: number): Tensor {
-  const r = rng(seed);
-  const n = dims.reduce((a, b) => a * b, 1);
-  return float32Tensor(dims, Array.from({ length: n }, () => r() * 2 - 1));
-}
 
 /** The same model with its symbolic input dims fixed (what `planModel` does before inlining). */
 function withShapes(m: Model, shapes: Record<string, number[]>): Model {
@@ -119,15 +83,6 @@ function countIfs(g: Graph): number {
   return k;
 }
 
-function assertMatch(got: ReadonlyMap<string, unknown>, want: ReadonlyMap<string, unknown>, what: string): void {
-  for (const [name, t] of want) {
-    const g = got.get(name);
-    assert(g instanceof Tensor, `${what}: output '${name}' is missing`);
-    const why = compareTensors(g, t as Tensor, { atol: 1e-5, rtol: 1e-4 });
-    assert(!why, `${what}: output '${name}': ${why}`);
-  }
-}
-
 /** Inline with static shapes; assert no If is left and the reference gives the same outputs. */
 function checkFlat(m: Model, inputs: Record<string, Tensor>): Model {
   const shapes = Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, [...t.dims]]));
@@ -135,30 +90,24 @@ function checkFlat(m: Model, inputs: Record<string, Tensor>): Model {
   const flat = inlineKnownIfs(fixed);
   assertEquals(countIfs(flat.graph), 0, "an If is left");
   const feeds = new Map(Object.entries(inputs));
-  assertMatch(runModel(flat, feeds), runModel(m, feeds), "inlined model");
+  assertOutputsMatch(runModel(flat, feeds), runModel(m, feeds), TIGHT_TOL, "inlined model");
   const defined = [...flat.graph.initializers.keys(), ...flat.graph.nodes.flatMap((n) => n.outputs)];
   assertEquals(defined.length, new Set(defined).size, "a value is defined twice");
   return flat;
 }
 
 /** Run `m` on WebGPU with the inputs' shapes and compare with the reference interpreter. */
-async function checkGpu(m: Model, inputs: Record<string, Tensor>): Promise<void> {
+function checkGpu(m: Model, inputs: Record<string, Tensor>): Promise<void> {
   const inputShapes = Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, [...t.dims]]));
-  const feeds = new Map(Object.entries(inputs));
-  assertEquals(unsupportedNodes(m, { inputShapes }).map((u) => `${u.op}: ${u.reason}`), []);
-  const s = await createSession(m, { inputShapes });
-  try {
-    assertMatch(await s.run(feeds), runModel(m, feeds), `shapes ${JSON.stringify(inputShapes)}`);
-  } finally {
-    s.destroy();
-  }
+  const label = `shapes ${JSON.stringify(inputShapes)}`;
+  return matchesReference(m, inputs, { tol: TIGHT_TOL, inputShapes, supported: true, label });
 }
 
 // ---------------------------------------------------------------------------------------------
 // models
 
 /** y = If(dim 0 of x == 1) then Neg(x) else Relu(x); z = y + x. */
-const shapeIf = model(
+const shapeIf = graphModel(
   [
     ...dimIs("x", 0, 1, "c"),
     ifNode(
@@ -179,7 +128,7 @@ const shapeIf = model(
  * A branch that reads outer values (x, r), holds its own initializer, and outputs an outer value
  * and its initializer directly; the condition is an initializer.
  */
-const outerReads = model(
+const outerReads = graphModel(
   [
     node("Relu", ["x"], ["r"]),
     ifNode(
@@ -200,7 +149,7 @@ const outerReads = model(
 );
 
 /** The then branch defines `t`, `c` and an initializer `w`, as the outer graph does. */
-const collision = model(
+const collision = graphModel(
   [
     node("Relu", ["x"], ["t"]),
     ...dimIs("x", 0, 1, "c"),
@@ -225,7 +174,7 @@ const collision = model(
  * Nested Ifs: the outer then branch computes `a` and its own shape condition, and its inner If's
  * branches read `a` (a branch value) and `s` (an outer value).
  */
-const nested = model(
+const nested = graphModel(
   [
     node("Sigmoid", ["x"], ["s"]),
     ...dimIs("x", 0, 1, "c"),
@@ -258,7 +207,7 @@ const nested = model(
 );
 
 /** An If whose condition is an If's output: known once the first If is inlined. */
-const chained = model(
+const chained = graphModel(
   [
     ...dimIs("x", 0, 1, "c"),
     ifNode(
@@ -282,7 +231,7 @@ const chained = model(
 );
 
 /** y = If(sum(x) > 0): known only at run time. */
-const runtimeIf = model(
+const runtimeIf = graphModel(
   [
     node("ReduceSum", ["x"], ["sum"], [{ name: "keepdims", type: "int", value: 0 }]),
     node("Greater", ["sum", "zero"], ["c"]),
@@ -349,7 +298,7 @@ Deno.test("an If whose condition is known only at run time is still refused, nam
 
 Deno.test("an If with a runtime condition inside an inlined branch is refused, naming the inner If", () => {
   const inner = runtimeIf.graph.nodes[2];
-  const m = model(
+  const m = graphModel(
     [
       ...runtimeIf.graph.nodes.slice(0, 2),
       ...dimIs("x", 0, 2, "known"),

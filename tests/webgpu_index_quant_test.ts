@@ -8,99 +8,29 @@
  * @module
  */
 import { assert, assertEquals } from "./_assert.ts";
-import type { Attribute, Model, Node } from "../ir/graph.ts";
+import { attr, EXACT, node, nodeMatcher, nodesModel, rand, randInts, runShader } from "./_models.ts";
+import type { Node } from "../ir/graph.ts";
 import { DataType } from "../ir/dtype.ts";
 import { float32Tensor, fromNumbers, type Tensor } from "../ir/tensor.ts";
-import { runModel } from "../ir/interpreter.ts";
 import { rng } from "../verify/inputs.ts";
-import { compareTensors } from "../conformance/compare.ts";
 import { unsupportedNodes } from "../codegen/plan.ts";
-import { createSession } from "../webgpu/session.ts";
 import { FDIV } from "../codegen/fdiv.ts";
 
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null) ?? null;
 const ignore = adapter === null;
 if (ignore) console.warn("webgpu_index_quant_test: no WebGPU adapter here; GPU tests skipped");
 
-/** Every op here is exact: integer codes and float results must equal the reference's. */
-const EXACT = { atol: 0, rtol: 0 };
-
-function attr(name: string, value: number | string): Attribute {
-  if (typeof value === "string") return { name, type: "string", value };
-  return Number.isInteger(value) ? { name, type: "int", value } : { name, type: "float", value };
-}
-
-function node(opType: string, inputs: string[], outputs: string[], attrs: Attribute[] = []): Node {
-  return { name: `${opType}_${outputs[0]}`, opType, domain: "", inputs, outputs, attributes: attrs };
-}
-
-/** A model of `nodes` (one, or a chain whose last node gives the outputs) over fed `inputs` and `inits`. */
-function model(
-  nodes: Node | Node[],
-  inputs: Record<string, Tensor>,
-  inits: Record<string, Tensor>,
-  opset: number,
-): Model {
-  const list = Array.isArray(nodes) ? nodes : [nodes];
-  const last = list[list.length - 1];
-  return {
-    irVersion: 8,
-    opsetImports: [{ domain: "", version: opset }],
-    metadataProps: [],
-    trainingInfo: [],
-    functions: [],
-    graph: {
-      name: "g",
-      nodes: list,
-      inputs: Object.entries(inputs).map(([name, t]) => ({
-        name,
-        type: { kind: "tensor", dtype: t.dtype, shape: [...t.dims] },
-      })),
-      outputs: last.outputs.filter((o) => o !== "").map((name) => ({ name })),
-      initializers: new Map(Object.entries(inits)),
-      sparseInitializers: [],
-      valueInfo: [],
-    },
-  };
-}
-
 /**
- * Run a one-node model on WebGPU and in the reference interpreter; assert every output is equal.
- * `software: false` takes the kernels generated for hardware GPUs (the default follows the adapter).
+ * Run the nodes (ONNX opset 21 unless given) on WebGPU and in the reference interpreter; assert
+ * every output is equal: every op here is exact (integer codes and float results must equal the
+ * reference's). `software: false` takes the kernels generated for hardware GPUs.
  */
-async function matches(
-  n: Node | Node[],
-  inputs: Record<string, Tensor>,
-  inits: Record<string, Tensor> = {},
-  opset = 21,
-  software?: boolean,
-): Promise<void> {
-  const m = model(n, inputs, inits, opset);
-  const feeds = new Map(Object.entries(inputs));
-  const session = await createSession(m, software === undefined ? {} : { target: { software } });
-  try {
-    const got = await session.run(feeds);
-    const want = runModel(m, feeds);
-    for (const [name, t] of want) {
-      const why = compareTensors(got.get(name)!, t as Tensor, EXACT);
-      assert(!why, `output '${name}': ${why}`);
-    }
-  } finally {
-    session.destroy();
-  }
-}
+const matches = nodeMatcher(21, { tol: EXACT });
 
 const t = (dtype: DataType, dims: number[], v: number[]): Tensor => fromNumbers(dtype, dims, v);
 const i64 = (dims: number[], v: number[]) => t(DataType.INT64, dims, v);
 
-/** Seeded values: uniform in [-1, 1), or integers in [lo, hi] when given. */
-function rand(dims: number[], seed: number, lo?: number, hi?: number): number[] {
-  const r = rng(seed);
-  const n = dims.reduce((a, b) => a * b, 1);
-  return Array.from({ length: n }, () => (lo === undefined ? r() * 2 - 1 : lo + Math.floor(r() * (hi! - lo + 1))));
-}
-
-const f32 = (dims: number[], seed: number) => float32Tensor(dims, rand(dims, seed));
+const f32 = (dims: number[], seed: number) => rand(dims, seed);
 
 Deno.test({
   name: "GatherND matches the reference with negative indices and batch_dims",
@@ -124,9 +54,9 @@ Deno.test({
       await matches(node("ScatterND", ["x", "i", "u"], ["y"], [attr("reduction", r)]), { x, i, u }, {}, 18);
     }
     // reduction "none" over more tuples than a scan takes: the table of winners, last one wins
-    const many = i64([40, 1], rand([40], 60, -4, 3));
+    const many = i64([40, 1], randInts([40], 60, -4, 3));
     await matches(node("ScatterND", ["x", "i", "u"], ["y"]), { x, i: many, u: f32([40, 3], 61) }, {}, 18);
-    const tuples = i64([40, 2], rand([80], 62, -3, 2));
+    const tuples = i64([40, 2], randInts([80], 62, -3, 2));
     await matches(node("ScatterND", ["x", "i", "u"], ["y"]), { x, i: tuples, u: f32([40], 63) }, {}, 18);
     // NaN propagates through max; integer products wrap to uint8 before the next node reads them
     const xn = float32Tensor([4], [NaN, 1, 2, 3]), un = float32Tensor([3], [5, NaN, -1]);
@@ -154,7 +84,7 @@ Deno.test({
     const none = node("ScatterND", ["x", "i", "u"], ["y"]);
     await matches(none, { x, u: f32([2, 3], 10) }, { i: i64([2, 2], [0, 1, -1, 0]) }, 18);
     // an out-of-range constant index is refused at plan time, never run
-    const bad = model(none, { x, u: f32([1, 2, 3], 11) }, { i: i64([1, 1], [5]) }, 18);
+    const bad = nodesModel(none, { x, u: f32([1, 2, 3], 11) }, { i: i64([1, 1], [5]) }, 18);
     assertEquals(unsupportedNodes(bad).map((n) => n.op), ["ScatterND"]);
   },
 });
@@ -174,17 +104,17 @@ Deno.test({
     await matches(ax0, { x, i: i0, u }, {}, 18);
     await matches(ax0, { x, u }, { i: i0 }, 18); // constant, with duplicates: the scan
     await matches(ax0, { x, u }, { i: i64([2, 4], [2, -1, 0, 1, 1, 0, -3, 0]) }, 18); // constant, unique
-    const xi = t(DataType.INT32, [3, 5], rand([3, 5], 14, -9, 9)),
-      ui = t(DataType.INT32, [2, 4], rand([2, 4], 15, -9, 9));
+    const xi = t(DataType.INT32, [3, 5], randInts([3, 5], 14, -9, 9)),
+      ui = t(DataType.INT32, [2, 4], randInts([2, 4], 15, -9, 9));
     await matches(ax0, { x: xi, i: i0, u: ui }, {}, 18);
     await matches(node("Scatter", ["x", "i", "u"], ["y"], [attr("axis", 1)]), { x, i, u }, {}, 10);
     // reduction "none" with 40 updates along the axis: the table of winners
-    const along = i64([2, 40], rand([80], 64, -3, 2));
+    const along = i64([2, 40], randInts([80], 64, -3, 2));
     await matches(
       node("ScatterElements", ["x", "i", "u"], ["y"], [attr("axis", -2)]),
       {
         x: f32([3, 4], 65),
-        i: i64([40, 2], rand([80], 66, -3, 2)),
+        i: i64([40, 2], randInts([80], 66, -3, 2)),
         u: f32([40, 2], 67),
       },
       {},
@@ -206,7 +136,7 @@ Deno.test({
 /** Values x = (k + ½)·s for the scale s of their channel: every one a rounding tie. */
 function ties(dims: number[], axis: number, scales: number[]): number[] {
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
-  return rand(dims, 16, -300, 300).map((k, i) => (k + 0.5) * scales[Math.floor(i / inner) % dims[axis]]);
+  return randInts(dims, 16, -300, 300).map((k, i) => (k + 0.5) * scales[Math.floor(i / inner) % dims[axis]]);
 }
 
 Deno.test({
@@ -246,16 +176,16 @@ Deno.test({
   ignore,
   async fn() {
     const dq = node("DequantizeLinear", ["x", "s", "z"], ["y"], [attr("axis", 1)]);
-    const x8 = t(DataType.INT8, [2, 3, 4], rand([2, 3, 4], 17, -128, 127));
+    const x8 = t(DataType.INT8, [2, 3, 4], randInts([2, 3, 4], 17, -128, 127));
     await matches(dq, { x: x8 }, { s: float32Tensor([3], [0.1, 0.02, 3]), z: t(DataType.INT8, [3], [-128, 0, 127]) });
-    const xu = t(DataType.UINT16, [3, 4], rand([3, 4], 18, 0, 65535));
+    const xu = t(DataType.UINT16, [3, 4], randInts([3, 4], 18, 0, 65535));
     const last = node("DequantizeLinear", ["x", "s", "z"], ["y"], [attr("axis", -1)]);
     await matches(last, { x: xu, s: f32([4], 19), z: t(DataType.UINT16, [4], [0, 1, 65535, 30000]) });
     const x32 = t(DataType.INT32, [5], [-2147483648, -5, 0, 77777, 2147483647]);
     await matches(node("DequantizeLinear", ["x", "s"], ["y"]), { x: x32 }, { s: float32Tensor([], [0.003]) });
     // MatMul → QuantizeLinear → DequantizeLinear → Relu: the codes stay i32 next to a GEMM (small
     // integers: the product is exact whatever the GEMM's summation order)
-    const w = float32Tensor([6, 5], rand([6, 5], 21, -9, 9)),
+    const w = float32Tensor([6, 5], randInts([6, 5], 21, -9, 9)),
       sz = { s: float32Tensor([], [2]), z: t(DataType.INT8, [], [3]) };
     const chain = [
       node("MatMul", ["x", "w"], ["h"]),
@@ -264,7 +194,7 @@ Deno.test({
       node("Relu", ["d"], ["y"]),
     ];
     for (const software of [true, false]) {
-      const x = float32Tensor([4, 6], rand([4, 6], 20, -9, 9));
+      const x = float32Tensor([4, 6], randInts([4, 6], 20, -9, 9));
       await matches(chain, { x }, { w, ...sz }, 21, software);
       await matches(chain.slice(0, 2), { x }, { w, ...sz }, 21, software);
     }
@@ -277,11 +207,11 @@ Deno.test({
   async fn() {
     const d = node("DynamicQuantizeLinear", ["x"], ["y", "s", "z"]);
     // min −100.5, max 154.5: scale 1, zero point round(100.5) = 100, and every x/scale a tie
-    const v = rand([700], 21, -100, 154).map((k) => k + 0.5);
+    const v = randInts([700], 21, -100, 154).map((k) => k + 0.5);
     v[0] = -100.5, v[1] = 154.5, v[3] = NaN;
     await matches(d, { x: float32Tensor([700], v) });
-    await matches(d, { x: float32Tensor([700], rand([700], 23, -255, 255).map((k) => k / 2)) });
-    await matches(d, { x: float32Tensor([3, 4], rand([3, 4], 22, 1, 50)) });
+    await matches(d, { x: float32Tensor([700], randInts([700], 23, -255, 255).map((k) => k / 2)) });
+    await matches(d, { x: float32Tensor([3, 4], randInts([3, 4], 22, 1, 50)) });
     await matches(d, { x: float32Tensor([2, 2], [0, 0, 0, 0]) });
   },
 });
@@ -291,8 +221,8 @@ Deno.test({
   ignore,
   async fn() {
     const mm = node("MatMulInteger", ["a", "b", "az", "bz"], ["y"]);
-    const u8 = (dims: number[], seed: number) => t(DataType.UINT8, dims, rand(dims, seed, 0, 255));
-    const i8 = (dims: number[], seed: number) => t(DataType.INT8, dims, rand(dims, seed, -128, 127));
+    const u8 = (dims: number[], seed: number) => t(DataType.UINT8, dims, randInts(dims, seed, 0, 255));
+    const i8 = (dims: number[], seed: number) => t(DataType.INT8, dims, randInts(dims, seed, -128, 127));
     const zps = { a: u8([17, 33], 23), b: u8([33, 19], 24), az: u8([17], 25), bz: u8([19], 26) };
     await matches(mm, zps);
     await matches(mm, zps, {}, 21, false); // the tiled kernel
@@ -315,8 +245,10 @@ Deno.test({
   ignore,
   async fn() {
     const q = node("QLinearMatMul", ["a", "as", "az", "b", "bs", "bz", "ys", "yz"], ["y"]);
-    const u8 = (dims: number[], seed: number, lo = 0, hi = 255) => t(DataType.UINT8, dims, rand(dims, seed, lo, hi));
-    const i8 = (dims: number[], seed: number, lo = -128, hi = 127) => t(DataType.INT8, dims, rand(dims, seed, lo, hi));
+    const u8 = (dims: number[], seed: number, lo = 0, hi = 255) =>
+      t(DataType.UINT8, dims, randInts(dims, seed, lo, hi));
+    const i8 = (dims: number[], seed: number, lo = -128, hi = 127) =>
+      t(DataType.INT8, dims, randInts(dims, seed, lo, hi));
     const sc = (dims: number[], v: number[]) => float32Tensor(dims, v);
     // multiplier 1/2 and 1/4: many exact ties; constant scalars (the multiplier folds on the CPU)
     const inits = { as: sc([], [1]), bs: sc([], [0.5]), ys: sc([], [1]), az: u8([], 39), bz: i8([], 40) };
@@ -378,7 +310,7 @@ Deno.test({
 Deno.test("what the lowerings cannot do exactly is refused at plan time", () => {
   const x = f32([4], 58);
   const refused = (n: Node, inputs: Record<string, Tensor>, inits: Record<string, Tensor>) =>
-    unsupportedNodes(model(n, inputs, inits, 21)).map((u) => u.op);
+    unsupportedNodes(nodesModel(n, inputs, inits, 21)).map((u) => u.op);
   // int32 input: f32 division would round x first
   const xi = t(DataType.INT32, [4], [1, 2, 3, 4]);
   assertEquals(refused(node("QuantizeLinear", ["x", "s"], ["y"]), { x: xi }, { s: float32Tensor([], [1]) }), [
@@ -420,28 +352,7 @@ ${FDIV}`;
       if (data) device.queue.writeBuffer(g, 0, new Float32Array(data));
       return g;
     };
-    const [ga, gb, go] = [buf(xs), buf(ys), buf()];
-    const read = device.createBuffer({ size: 4 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const pipeline = device.createComputePipeline({
-      layout: "auto",
-      compute: { module: device.createShaderModule({ code }), entryPoint: "main" },
-    });
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(
-      0,
-      device.createBindGroup({
-        layout: pipeline.getBindGroupLayout(0),
-        entries: [ga, gb, go].map((buffer, binding) => ({ binding, resource: { buffer } })),
-      }),
-    );
-    pass.dispatchWorkgroups(Math.ceil(n / 64));
-    pass.end();
-    enc.copyBufferToBuffer(go, 0, read, 0, 4 * n);
-    device.queue.submit([enc.finish()]);
-    await read.mapAsync(GPUMapMode.READ);
-    const got = new Float32Array(read.getMappedRange().slice(0));
+    const got = new Float32Array(await runShader(device, code, [buf(xs), buf(ys), buf()], Math.ceil(n / 64), 4 * n));
     device.destroy();
     // the last cases (zero, infinity, NaN, subnormal operands or quotients) take the hardware's division
     const exact = n - 8;

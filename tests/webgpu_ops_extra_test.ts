@@ -9,89 +9,21 @@
  * has no adapter.
  * @module
  */
-import { assert, assertEquals } from "./_assert.ts";
-import type { Attribute, Model, Node } from "../ir/graph.ts";
+import { assertEquals } from "./_assert.ts";
+import { attr, node, nodeMatcher, nodesModel, rand } from "./_models.ts";
 import { DataType } from "../ir/dtype.ts";
-import { float32Tensor, fromNumbers, int64Tensor, type Tensor } from "../ir/tensor.ts";
-import { runModel } from "../ir/interpreter.ts";
-import { rng } from "../verify/inputs.ts";
-import { compareTensors } from "../conformance/compare.ts";
+import { fromNumbers, int64Tensor, type Tensor } from "../ir/tensor.ts";
 import { unsupportedNodes } from "../codegen/plan.ts";
-import { createSession } from "../webgpu/session.ts";
 
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null) ?? null;
 const ignore = adapter === null;
 if (ignore) console.warn("webgpu_ops_extra_test: no WebGPU adapter here; GPU tests skipped");
 
-const TOL = { atol: 1e-4, rtol: 1e-3 };
-
-function attr(name: string, value: number | number[] | string): Attribute {
-  if (typeof value === "string") return { name, type: "string", value };
-  if (Array.isArray(value)) return { name, type: "ints", value };
-  return Number.isInteger(value) ? { name, type: "int", value } : { name, type: "float", value };
-}
-
-function node(opType: string, inputs: string[], outputs: string[], attrs: Attribute[] = []): Node {
-  return { name: `${opType}_${outputs[0]}`, opType, domain: "", inputs, outputs, attributes: attrs };
-}
-
-/** A model of `nodes` over the inputs (by `inputs`), with initializers and an opset; outputs are the last node's. */
-function model(nodes: Node[], inputs: Record<string, Tensor>, inits: Record<string, Tensor>, opset: number): Model {
-  return {
-    irVersion: 8,
-    opsetImports: [{ domain: "", version: opset }],
-    metadataProps: [],
-    trainingInfo: [],
-    functions: [],
-    graph: {
-      name: "g",
-      nodes,
-      inputs: Object.entries(inputs).map(([name, t]) => ({
-        name,
-        type: { kind: "tensor", dtype: t.dtype, shape: [...t.dims] },
-      })),
-      outputs: nodes[nodes.length - 1].outputs.map((name) => ({ name })),
-      initializers: new Map(Object.entries(inits)),
-      sparseInitializers: [],
-      valueInfo: [],
-    },
-  };
-}
-
-/** Run the nodes on WebGPU and in the reference interpreter; assert every output matches. */
-async function matches(
-  nodes: Node | Node[],
-  inputs: Record<string, Tensor>,
-  inits: Record<string, Tensor> = {},
-  opset = 23,
-): Promise<void> {
-  const list = Array.isArray(nodes) ? nodes : [nodes];
-  const m = model(list, inputs, inits, opset);
-  assertEquals(unsupportedNodes(m).map((u) => u.reason), []);
-  const feeds = new Map(Object.entries(inputs));
-  const session = await createSession(m);
-  try {
-    const got = await session.run(feeds);
-    const want = runModel(m, feeds);
-    for (const [name, t] of want) {
-      const why = compareTensors(got.get(name)!, t as Tensor, TOL);
-      assert(!why, `${list.map((n) => n.opType).join("+")} ${JSON.stringify(list.at(-1)!.attributes)}: ${why}`);
-    }
-  } finally {
-    session.destroy();
-  }
-}
-
-/** Uniform values in [lo, hi), optionally snapped to multiples of `step`. */
-function rand(dims: number[], seed: number, lo = -1, hi = 1, step = 0): Tensor {
-  const r = rng(seed);
-  const n = dims.reduce((a, b) => a * b, 1);
-  const v = Array.from({ length: n }, () => {
-    const x = lo + r() * (hi - lo);
-    return step ? Math.round(x / step) * step : x;
-  });
-  return float32Tensor(dims, v);
-}
+/**
+ * Run the nodes (ONNX opset 23 unless given) on WebGPU and in the reference interpreter; assert
+ * the backend supports them and every output matches.
+ */
+const matches = nodeMatcher(23, { supported: true });
 
 // ---------------------------------------------------------------------------------------------
 // GridSample
@@ -104,8 +36,8 @@ Deno.test({
   ignore,
   async fn() {
     const x = rand([2, 3, 4, 5], 1);
-    const grid = rand([2, 3, 4, 2], 2, -2.6, 2.6); // far outside [-1, 1]: reflection folds more than once
-    const ties = rand([2, 2, 3, 2], 3, -1.5, 1.5, 0.25); // pixel centres and half-pixel ties
+    const grid = rand([2, 3, 4, 2], 2, { lo: -2.6, hi: 2.6 }); // far outside [-1, 1]: reflection folds more than once
+    const ties = rand([2, 2, 3, 2], 3, { lo: -1.5, hi: 1.5, step: 0.25 }); // pixel centres and half-pixel ties
     for (const mode of MODES) {
       for (const padding_mode of PADDINGS) {
         for (const align of [0, 1]) {
@@ -137,18 +69,18 @@ Deno.test({
           // 1-D: (N, C, W) with a grid (N, W_out, 1)
           await matches(node("GridSample", ["x", "g"], ["y"], attrs(mode)), {
             x: rand([1, 2, 6], 4),
-            g: rand([1, 7, 1], 5, -2, 2),
+            g: rand([1, 7, 1], 5, { lo: -2, hi: 2 }),
           });
           // a size-1 height: reflection with align_corners has a zero span there
           await matches(node("GridSample", ["x", "g"], ["y"], attrs(mode)), {
             x: rand([1, 1, 1, 4], 6),
-            g: rand([1, 2, 3, 2], 7, -1.8, 1.8),
+            g: rand([1, 2, 3, 2], 7, { lo: -1.8, hi: 1.8 }),
           });
         }
         // volumetric cubic (64 taps)
         await matches(node("GridSample", ["x", "g"], ["y"], attrs("cubic")), {
           x: rand([1, 2, 3, 4, 3], 8),
-          g: rand([1, 2, 2, 3, 3], 9, -1.4, 1.4),
+          g: rand([1, 2, 2, 3, 3], 9, { lo: -1.4, hi: 1.4 }),
         });
       }
     }
@@ -159,11 +91,11 @@ Deno.test({
   name: "GridSample takes opset 16's mode names and its bilinear default, and refuses an unknown padding",
   ignore,
   async fn() {
-    const inputs = { x: rand([1, 2, 3, 4], 10), g: rand([1, 3, 3, 2], 11, -1.2, 1.2) };
+    const inputs = { x: rand([1, 2, 3, 4], 10), g: rand([1, 3, 3, 2], 11, { lo: -1.2, hi: 1.2 }) };
     await matches(node("GridSample", ["x", "g"], ["y"]), inputs, {}, 16);
     await matches(node("GridSample", ["x", "g"], ["y"], [attr("mode", "bicubic")]), inputs, {}, 16);
     await matches(node("GridSample", ["x", "g"], ["y"], [attr("mode", "bilinear")]), inputs, {}, 16);
-    const bad = model([node("GridSample", ["x", "g"], ["y"], [attr("padding_mode", "mirror")])], inputs, {}, 20);
+    const bad = nodesModel([node("GridSample", ["x", "g"], ["y"], [attr("padding_mode", "mirror")])], inputs, {}, 20);
     assertEquals(unsupportedNodes(bad).map((u) => u.op), ["GridSample"]);
   },
 });
@@ -205,13 +137,13 @@ Deno.test({
     ]);
     await matches(n, { x: rand([B, S, H * D], 16), cos: rand([B, S, 4], 17), sin: rand([B, S, 4], 18) });
     const small = { x: rand([B, S, H * D], 16), cos: rand([B, S, 2], 17), sin: rand([B, S, 2], 18) };
-    assertEquals(unsupportedNodes(model([n], small, {}, 23)).map((u) => u.op), ["RotaryEmbedding"]);
+    assertEquals(unsupportedNodes(nodesModel([n], small, {}, 23)).map((u) => u.op), ["RotaryEmbedding"]);
     const odd = node("RotaryEmbedding", ["x", "cos", "sin"], ["y"], [
       attr("num_heads", H),
       attr("rotary_embedding_dim", 5),
     ]);
     const inputs = { x: rand([B, S, H * D], 16), cos: rand([B, S, 4], 17), sin: rand([B, S, 4], 18) };
-    assertEquals(unsupportedNodes(model([odd], inputs, {}, 23)).map((u) => u.op), ["RotaryEmbedding"]);
+    assertEquals(unsupportedNodes(nodesModel([odd], inputs, {}, 23)).map((u) => u.op), ["RotaryEmbedding"]);
   },
 });
 

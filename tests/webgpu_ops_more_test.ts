@@ -6,84 +6,19 @@
  * float64). Shapes stay small for llvmpipe; skipped when WebGPU has no adapter.
  * @module
  */
-import { assert, assertEquals } from "./_assert.ts";
-import type { Attribute, Model, Node } from "../ir/graph.ts";
+import { assertEquals } from "./_assert.ts";
+import { attr, matchesReference, node, nodeMatcher, nodesModel, rand } from "./_models.ts";
+import type { Attribute } from "../ir/graph.ts";
 import { DataType } from "../ir/dtype.ts";
 import { float32Tensor, int64Tensor, Tensor } from "../ir/tensor.ts";
-import { runModel } from "../ir/interpreter.ts";
-import { rng } from "../verify/inputs.ts";
-import { compareTensors } from "../conformance/compare.ts";
 import { unsupportedNodes } from "../codegen/plan.ts";
-import { createSession } from "../webgpu/session.ts";
 
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null) ?? null;
 const ignore = adapter === null;
 if (ignore) console.warn("webgpu_ops_more_test: no WebGPU adapter here; GPU tests skipped");
 
-const TOL = { atol: 1e-4, rtol: 1e-3 };
-
-function attr(name: string, value: number | number[] | string): Attribute {
-  if (typeof value === "string") return { name, type: "string", value };
-  if (Array.isArray(value)) return { name, type: "ints", value };
-  return Number.isInteger(value) ? { name, type: "int", value } : { name, type: "float", value };
-}
-
-function node(opType: string, inputs: string[], outputs: string[], attrs: Attribute[] = []): Node {
-  return { name: `${opType}_${outputs[0]}`, opType, domain: "", inputs, outputs, attributes: attrs };
-}
-
-/** A one-node model over float inputs `x`, `y`… (by `inputs`), with initializers and an opset. */
-function model(n: Node, inputs: Record<string, Tensor>, inits: Record<string, Tensor> = {}, opset = 18): Model {
-  return {
-    irVersion: 8,
-    opsetImports: [{ domain: "", version: opset }],
-    metadataProps: [],
-    trainingInfo: [],
-    functions: [],
-    graph: {
-      name: "g",
-      nodes: [n],
-      inputs: Object.entries(inputs).map(([name, t]) => ({
-        name,
-        type: { kind: "tensor", dtype: t.dtype, shape: [...t.dims] },
-      })),
-      outputs: n.outputs.filter((o) => o !== "").map((name) => ({ name })),
-      initializers: new Map(Object.entries(inits)),
-      sparseInitializers: [],
-      valueInfo: [],
-    },
-  };
-}
-
-function rand(dims: number[], seed: number, levels?: number): Tensor {
-  const r = rng(seed);
-  const n = dims.reduce((a, b) => a * b, 1);
-  // `levels` rounds to that many distinct values, to make ties
-  const v = Array.from({ length: n }, () => (levels ? Math.floor(r() * levels) - levels / 2 : r() * 2 - 1));
-  return float32Tensor(dims, v);
-}
-
-/** Run a one-node model on WebGPU and in the reference interpreter; assert every output matches. */
-function matches(n: Node, inputs: Record<string, Tensor>, inits: Record<string, Tensor> = {}, opset = 18) {
-  return matchesModel(model(n, inputs, inits, opset), inputs);
-}
-
-/** `matches` for a built model, optionally for a given target (default: the adapter's). */
-async function matchesModel(m: Model, inputs: Record<string, Tensor>, software?: boolean): Promise<void> {
-  const n = m.graph.nodes[0];
-  const feeds = new Map(Object.entries(inputs));
-  const session = await createSession(m, software === undefined ? {} : { target: { software } });
-  try {
-    const got = await session.run(feeds);
-    const want = runModel(m, feeds);
-    for (const [name, t] of want) {
-      const why = compareTensors(got.get(name)!, t as Tensor, TOL);
-      assert(!why, `${n.opType} output '${name}': ${why}`);
-    }
-  } finally {
-    session.destroy();
-  }
-}
+/** Run a one-node model (ONNX opset 18 unless given) on WebGPU and in the reference interpreter; assert it matches. */
+const matches = nodeMatcher(18);
 
 function topk(x: Tensor, k: number, attrs: Attribute[]): Promise<void> {
   return matches(node("TopK", ["x", "k"], ["v", "i"], attrs), { x }, { k: int64Tensor([1], [k]) });
@@ -94,13 +29,14 @@ Deno.test({
   ignore,
   async fn() {
     await topk(rand([2, 700], 1), 5, []); // rows longer than a workgroup (and than the software sort buffer)
-    await topk(rand([2, 700], 2, 9), 700, [attr("largest", 0)]); // K = row length, many ties
-    await topk(rand([3, 37, 4], 3, 5), 10, [attr("axis", 1)]); // not the last axis, ties
+    await topk(rand([2, 700], 2, { levels: 9 }), 700, [attr("largest", 0)]); // K = row length, many ties
+    await topk(rand([3, 37, 4], 3, { levels: 5 }), 10, [attr("axis", 1)]); // not the last axis, ties
     await topk(rand([4, 1], 4), 1, [attr("axis", -1)]); // a row of one
     await topk(rand([2, 3], 5), 0, []); // K = 0: empty outputs
     // the hardware kernel (a larger buffer) at a size that compiles fast on llvmpipe
-    const m = model(node("TopK", ["x", "k"], ["v", "i"]), { x: rand([3, 100], 5, 7) }, { k: int64Tensor([1], [100]) });
-    await matchesModel(m, { x: rand([3, 100], 5, 7) }, false);
+    const x = rand([3, 100], 5, { levels: 7 });
+    const m = nodesModel(node("TopK", ["x", "k"], ["v", "i"]), { x }, { k: int64Tensor([1], [100]) }, 18);
+    await matchesReference(m, { x }, { target: { software: false } });
   },
 });
 
@@ -108,12 +44,13 @@ Deno.test({
   name: "TopK streams rows longer than its sort buffer, or selects K rounds when K is past half of it",
   ignore,
   async fn() {
-    await topk(rand([2, 1000], 6, 40), 20, []); // streamed through the 256-pair buffer on a software adapter, ties
-    await topk(rand([1, 5000], 7, 40), 300, []); // K rounds on a software adapter, ties
+    // streamed through the 256-pair buffer on a software adapter, ties
+    await topk(rand([2, 1000], 6, { levels: 40 }), 20, []);
+    await topk(rand([1, 5000], 7, { levels: 40 }), 300, []); // K rounds on a software adapter, ties
     await topk(rand([2, 600, 1], 8), 600, [attr("axis", 1), attr("largest", 0)]);
     // what one workgroup cannot do in reasonable time is refused at plan time, never wrong
     const x = { name: "x", type: { kind: "tensor" as const, dtype: DataType.FLOAT, shape: [1, 1 << 20] } };
-    const m = model(node("TopK", ["x", "k"], ["v", "i"]), {}, { k: int64Tensor([1], [5000]) });
+    const m = nodesModel(node("TopK", ["x", "k"], ["v", "i"]), {}, { k: int64Tensor([1], [5000]) }, 18);
     m.graph.inputs.push(x);
     assertEquals(unsupportedNodes(m).map((u) => u.op), ["TopK"]);
   },
@@ -136,7 +73,7 @@ Deno.test({
 Deno.test({
   name: "TopK of opset 1 takes K from its attribute",
   ignore,
-  fn: () => matches(node("TopK", ["x"], ["v", "i"], [attr("k", 3)]), { x: rand([3, 8], 9, 4) }, {}, 1),
+  fn: () => matches(node("TopK", ["x"], ["v", "i"], [attr("k", 3)]), { x: rand([3, 8], 9, { levels: 4 }) }, {}, 1),
 });
 
 Deno.test({
@@ -202,7 +139,7 @@ Deno.test({
       await matches(node("Einsum", names, ["y"], [attr("equation", equation)]), inputs, {}, 12);
     }
     const ints = (dims: number[], seed: number) =>
-      new Tensor(DataType.INT32, dims, Int32Array.from(rand(dims, seed, 20).data as Float32Array));
+      new Tensor(DataType.INT32, dims, Int32Array.from(rand(dims, seed, { levels: 20 }).data as Float32Array));
     await matches(
       node("Einsum", ["a", "b"], ["y"], [attr("equation", "ij,jk->ik")]),
       {

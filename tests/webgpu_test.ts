@@ -9,13 +9,24 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals } from "./_assert.ts";
 import { modelPath, MODELS, SHARED } from "./_helpers.ts";
+import {
+  attr,
+  graphModel,
+  matchesReference,
+  type MatchOptions,
+  type ModelOptions,
+  node,
+  rand,
+  TIGHT_TOL,
+  TOL,
+} from "./_models.ts";
 import { SaturnError } from "../errors.ts";
 import { loadOnnx } from "../onnx/load.ts";
-import type { Attribute, Model, Node } from "../ir/graph.ts";
+import type { Attribute } from "../ir/graph.ts";
 import { DataType } from "../ir/dtype.ts";
 import { float32Tensor, int64Tensor, Tensor } from "../ir/tensor.ts";
 import { runModel } from "../ir/interpreter.ts";
-import { randomInputs, rng } from "../verify/inputs.ts";
+import { randomInputs } from "../verify/inputs.ts";
 import { runOrt } from "../verify/ort.ts";
 import { compareTensors } from "../conformance/compare.ts";
 import { planModel, unsupportedNodes } from "../codegen/plan.ts";
@@ -28,7 +39,6 @@ const adapter = await navigator.gpu?.requestAdapter().catch(() => null) ?? null;
 const ignore = adapter === null;
 if (ignore) console.warn("webgpu_test: no WebGPU adapter here; GPU tests skipped");
 
-const TOL = { atol: 1e-4, rtol: 1e-3 };
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
 
 /** Run a model file on WebGPU and in ONNX Runtime on seeded inputs; assert every output matches. */
@@ -80,64 +90,11 @@ for (const name of MODELS) {
 // ---------------------------------------------------------------------------------------------
 // small graphs
 
-function attr(name: string, value: number | number[] | string): Attribute {
-  if (typeof value === "string") return { name, type: "string", value };
-  if (Array.isArray(value)) return { name, type: "ints", value };
-  return Number.isInteger(value) ? { name, type: "int", value } : { name, type: "float", value };
-}
-
-function node(opType: string, inputs: string[], outputs: string[], attrs: Attribute[] = [], domain = ""): Node {
-  return { name: `${opType}_${outputs[0]}`, opType, domain, inputs, outputs, attributes: attrs };
-}
-
-function graphModel(
-  nodes: Node[],
-  inputs: Record<string, number[]>,
-  outputs: string[],
-  inits: Record<string, Tensor> = {},
-  inputDtype: DataType = DataType.FLOAT,
-): Model {
-  return {
-    irVersion: 8,
-    opsetImports: [{ domain: "", version: 17 }, { domain: "com.microsoft", version: 1 }],
-    metadataProps: [],
-    trainingInfo: [],
-    functions: [],
-    graph: {
-      name: "g",
-      nodes,
-      inputs: Object.entries(inputs).map(([name, shape]) => ({
-        name,
-        type: { kind: "tensor", dtype: inputDtype, shape },
-      })),
-      outputs: outputs.map((name) => ({ name })),
-      initializers: new Map(Object.entries(inits)),
-      sparseInitializers: [],
-      valueInfo: [],
-    },
-  };
-}
-
-function rand(dims: number[], seed: number): Tensor {
-  const r = rng(seed);
-  const n = dims.reduce((a, b) => a * b, 1);
-  return float32Tensor(dims, Array.from({ length: n }, () => r() * 2 - 1));
-}
-
-/** Run `model` on WebGPU (with `target`) and the reference interpreter; assert outputs match. */
-async function matchesReference(model: Model, inputs: Map<string, Tensor>, software?: boolean): Promise<void> {
-  const session = await createSession(model, software === undefined ? {} : { target: { software } });
-  try {
-    const got = await session.run(inputs);
-    const want = runModel(model, inputs);
-    for (const [name, t] of want) {
-      const why = compareTensors(got.get(name)!, t as Tensor, { atol: 1e-5, rtol: 1e-4 });
-      assert(!why, `output '${name}': ${why}`);
-    }
-  } finally {
-    session.destroy();
-  }
-}
+/** Every model here imports com.microsoft 1 too (for FusedConv). */
+const MS: ModelOptions = { domains: [{ domain: "com.microsoft", version: 1 }] };
+/** The reference checks here: tight, on the adapter's target or on the hardware target's kernels. */
+const REF: MatchOptions = { tol: TIGHT_TOL };
+const HW: MatchOptions = { tol: TIGHT_TOL, target: { software: false } };
 
 const MATMULS: [number[], number[]][] = [
   [[1, 1], [1, 1]],
@@ -155,14 +112,14 @@ Deno.test({
   ignore,
   async fn() {
     for (const [a, b] of MATMULS) {
-      const m = graphModel([node("MatMul", ["a", "b"], ["y"])], { a, b }, ["y"]);
-      await matchesReference(m, new Map([["a", rand(a, 1)], ["b", rand(b, 2)]]));
+      const m = graphModel([node("MatMul", ["a", "b"], ["y"])], { a, b }, ["y"], {}, MS);
+      await matchesReference(m, new Map([["a", rand(a, 1)], ["b", rand(b, 2)]]), REF);
       // the hardware target's kernels (gemm_fast; gemm.ts for the batch broadcast it lacks)
-      await matchesReference(m, new Map([["a", rand(a, 1)], ["b", rand(b, 2)]]), false);
+      await matchesReference(m, new Map([["a", rand(a, 1)], ["b", rand(b, 2)]]), HW);
     }
     // the hardware tile (BK 16) on a shape that compiles fast on a software adapter
-    const m = graphModel([node("MatMul", ["a", "b"], ["y"])], { a: [7, 37], b: [37, 9] }, ["y"]);
-    await matchesReference(m, new Map([["a", rand([7, 37], 3)], ["b", rand([37, 9], 4)]]), false);
+    const m = graphModel([node("MatMul", ["a", "b"], ["y"])], { a: [7, 37], b: [37, 9] }, ["y"], {}, MS);
+    await matchesReference(m, new Map([["a", rand([7, 37], 3)], ["b", rand([37, 9], 4)]]), HW);
   },
 });
 
@@ -174,10 +131,12 @@ Deno.test({
       [node("MatMul", ["a", "b"], ["p"]), node("Greater", ["p", "z"], ["y"])],
       { a: [5, 7], b: [7, 3], z: [1] },
       ["y"],
+      {},
+      MS,
     );
     const inputs = new Map([["a", rand([5, 7], 1)], ["b", rand([7, 3], 2)], ["z", rand([1], 3)]]);
-    await matchesReference(m, inputs);
-    await matchesReference(m, inputs, false);
+    await matchesReference(m, inputs, REF);
+    await matchesReference(m, inputs, HW);
   },
 });
 
@@ -194,16 +153,16 @@ Deno.test({
         attr("alpha", 0.5),
         attr("beta", 2.5),
       ]);
-      const m = graphModel([g], { a, b, c: [N] }, ["y"]);
-      await matchesReference(m, new Map([["a", rand(a, 1)], ["b", rand(b, 2)], ["c", rand([N], 3)]]));
-      await matchesReference(m, new Map([["a", rand(a, 1)], ["b", rand(b, 2)], ["c", rand([N], 3)]]), false);
+      const m = graphModel([g], { a, b, c: [N] }, ["y"], {}, MS);
+      await matchesReference(m, new Map([["a", rand(a, 1)], ["b", rand(b, 2)], ["c", rand([N], 3)]]), REF);
+      await matchesReference(m, new Map([["a", rand(a, 1)], ["b", rand(b, 2)], ["c", rand([N], 3)]]), HW);
     }
     // C as gemm_fast's full bias, and broadcast shapes it takes in the epilogue (hardware target)
     for (const c of [[M, N], [M, 1], [1]]) {
       const g = node("Gemm", ["a", "b", "c"], ["y"], [attr("transB", 1), attr("alpha", 0.5), attr("beta", 2.5)]);
-      const m = graphModel([g], { a: [M, K], b: [N, K], c }, ["y"]);
+      const m = graphModel([g], { a: [M, K], b: [N, K], c }, ["y"], {}, MS);
       const inputs = new Map([["a", rand([M, K], 1)], ["b", rand([N, K], 2)], ["c", rand(c, 3)]]);
-      await matchesReference(m, inputs, false);
+      await matchesReference(m, inputs, HW);
     }
   },
 });
@@ -221,8 +180,8 @@ Deno.test({
       [[1, 3, 10], [5, 3, 4], [attr("auto_pad", "SAME_UPPER")]],
     ];
     for (const [x, w, attrs] of cases) {
-      const m = graphModel([node("Conv", ["x", "w", "b"], ["y"], attrs)], { x, w, b: [w[0]] }, ["y"]);
-      await matchesReference(m, new Map([["x", rand(x, 1)], ["w", rand(w, 2)], ["b", rand([w[0]], 3)]]));
+      const m = graphModel([node("Conv", ["x", "w", "b"], ["y"], attrs)], { x, w, b: [w[0]] }, ["y"], {}, MS);
+      await matchesReference(m, new Map([["x", rand(x, 1)], ["w", rand(w, 2)], ["b", rand([w[0]], 3)]]), REF);
     }
     // the hardware target: im2col into a temporary, then gemm_fast per group (strided and padded, grouped and
     // dilated with two images, 1-D), with a fused residual add and ReLU in the epilogue
@@ -232,17 +191,19 @@ Deno.test({
       [[1, 3, 10], [8, 3, 4], [attr("auto_pad", "SAME_UPPER")]],
     ];
     for (const [x, w, attrs] of im2col) {
-      const conv = graphModel([node("Conv", ["x", "w"], ["y"], attrs)], { x, w }, ["y"]);
+      const conv = graphModel([node("Conv", ["x", "w"], ["y"], attrs)], { x, w }, ["y"], {}, MS);
       const out = [...(runModel(conv, new Map([["x", rand(x, 1)], ["w", rand(w, 2)]])).get("y") as Tensor).dims];
       const m = graphModel(
         [node("Conv", ["x", "w", "b"], ["t"], attrs), node("Add", ["t", "r"], ["s"]), node("Relu", ["s"], ["y"])],
         { x, w, b: [w[0]], r: out },
         ["y"],
+        {},
+        MS,
       );
       const kernels = planModel(m).kernels.map((k) => k.name);
       assert(kernels[0] === "Conv[im2col]" && kernels.some((k) => k.startsWith("Conv+Add+Relu")), `${kernels}`);
       const inputs = new Map([["x", rand(x, 1)], ["w", rand(w, 2)], ["b", rand([w[0]], 3)], ["r", rand(out, 4)]]);
-      await matchesReference(m, inputs, false);
+      await matchesReference(m, inputs, HW);
     }
     // 1×1 convolutions on the hardware target's gemm_fast: one image, grouped; two images; and a
     // FusedConv with an activation and a fused residual add in the epilogue
@@ -251,9 +212,9 @@ Deno.test({
       [[2, 8, 5, 6], [12, 8, 1, 1], []],
     ];
     for (const [x, w, attrs] of pw) {
-      const m = graphModel([node("Conv", ["x", "w", "b"], ["y"], attrs)], { x, w, b: [w[0]] }, ["y"]);
+      const m = graphModel([node("Conv", ["x", "w", "b"], ["y"], attrs)], { x, w, b: [w[0]] }, ["y"], {}, MS);
       const inputs = new Map([["x", rand(x, 1)], ["w", rand(w, 2)], ["b", rand([w[0]], 3)]]);
-      await matchesReference(m, inputs, false);
+      await matchesReference(m, inputs, HW);
     }
     const fused = graphModel(
       [
@@ -262,6 +223,8 @@ Deno.test({
       ],
       { x: [1, 8, 5, 6], w: [12, 8, 1, 1], b: [12], r: [1, 12, 5, 6] },
       ["y"],
+      {},
+      MS,
     );
     const fusedIn = new Map([
       ["x", rand([1, 8, 5, 6], 1)],
@@ -270,16 +233,17 @@ Deno.test({
       ["r", rand([1, 12, 5, 6], 4)],
     ]);
     assertEquals(planModel(fused).kernels.map((k) => k.name), ["FusedConv+Add"]);
-    await matchesReference(fused, fusedIn, false);
+    await matchesReference(fused, fusedIn, HW);
     const fc = node("FusedConv", ["x", "w", "b"], ["y"], [attr("activation", "LeakyRelu"), {
       name: "activation_params",
       type: "floats",
       value: [0.2],
     }], "com.microsoft");
-    const m = graphModel([fc], { x: [1, 4, 6, 6], w: [8, 4, 3, 3], b: [8] }, ["y"]);
+    const m = graphModel([fc], { x: [1, 4, 6, 6], w: [8, 4, 3, 3], b: [8] }, ["y"], {}, MS);
     await matchesReference(
       m,
       new Map([["x", rand([1, 4, 6, 6], 1)], ["w", rand([8, 4, 3, 3], 2)], ["b", rand([8], 3)]]),
+      REF,
     );
   },
 });
@@ -292,6 +256,7 @@ Deno.test({
       { x: [3, 4] },
       ["y"],
       { b: float32Tensor([4], [1, 2, 3, 4]), s: float32Tensor([], [0.5]) },
+      MS,
     );
     assertEquals(planModel(chain).kernels.map((k) => k.name), ["Add+Relu+Mul"]);
     const mm = graphModel(
@@ -299,9 +264,10 @@ Deno.test({
       { x: [5, 8] },
       ["y"],
       { w: rand([8, 6], 1), b: rand([6], 2) },
+      MS,
     );
     assertEquals(planModel(mm).kernels.map((k) => k.name), ["MatMul+Add+Relu"]);
-    if (!ignore) await matchesReference(mm, new Map([["x", rand([5, 8], 3)]]));
+    if (!ignore) await matchesReference(mm, new Map([["x", rand([5, 8], 3)]]), REF);
   },
 });
 
@@ -314,6 +280,7 @@ Deno.test({
       { x: [M, K] },
       ["y"],
       { w: rand([K, N], 1), b: rand([N], 2) },
+      MS,
     );
     m.opsetImports = [{ domain: "", version: 20 }];
     // software: gemm.ts, one kernel
@@ -334,7 +301,7 @@ Deno.test({
     // the compiled module binds it as a planned buffer
     const { program } = buildProgram(m);
     assert(program.kernels.every((k) => k.bindings.every((i) => program.buffers[i] !== undefined)));
-    if (!ignore) await matchesReference(m, new Map([["x", rand([M, K], 3)]]), false);
+    if (!ignore) await matchesReference(m, new Map([["x", rand([M, K], 3)]]), HW);
   },
 });
 
@@ -347,6 +314,7 @@ Deno.test({
       { x: [5, 8] },
       ["y"],
       { w: rand([8, 6], 1) },
+      MS,
     );
     const s = await createSession(m, { profile: true });
     try {
@@ -377,6 +345,7 @@ Deno.test({
       { x: [2, 3, 4] },
       ["y"],
       { i0: int64Tensor([], [0]), ax: int64Tensor([1], [0]), minus1: int64Tensor([1], [-1]) },
+      MS,
     );
     const plan = planModel(m);
     assertEquals(plan.kernels.length, 0);
@@ -399,12 +368,13 @@ Deno.test({
       { x: [] },
       ["y"],
       { w: rand([4, 3], 1) },
+      MS,
     );
     m.graph.inputs[0].type = { kind: "tensor", dtype: DataType.FLOAT, shape: ["N", 4] };
     assertEquals(planModel(m).inputs[0].dims, [1, 4]);
     assertEquals(planModel(m, { dims: { N: 5 } }).outputs[0].dims, [5, 3]);
     if (ignore) return;
-    await matchesReference(m, new Map([["x", rand([1, 4], 2)]]));
+    await matchesReference(m, new Map([["x", rand([1, 4], 2)]]), REF);
     const s = await createSession(m, { dims: { N: 5 } });
     try {
       const x = rand([5, 4], 3);
@@ -427,7 +397,7 @@ Deno.test({
   name: "an op the backend lacks is one SaturnError naming the op and the node, before any GPU work",
   async fn() {
     // Det: an op the backend does not lower
-    const m = graphModel([node("Relu", ["x"], ["t"]), node("Det", ["t"], ["y"])], { x: [3, 3] }, ["y"]);
+    const m = graphModel([node("Relu", ["x"], ["t"]), node("Det", ["t"], ["y"])], { x: [3, 3] }, ["y"], {}, MS);
     const missing = unsupportedNodes(m);
     assertEquals(missing.map((u) => [u.op, u.node.name]), [["Det", "Det_y"]]);
     let err: unknown;
@@ -449,7 +419,7 @@ Deno.test({
     const dir = Deno.makeTempDirSync({ prefix: "saturn_webgpu_cli_" });
     const file = path.join(dir, "det.onnx");
     const { saveOnnx } = await import("../onnx/load.ts");
-    saveOnnx(graphModel([node("Det", ["x"], ["y"])], { x: [3, 3] }, ["y"]), file);
+    saveOnnx(graphModel([node("Det", ["x"], ["y"])], { x: [3, 3] }, ["y"], {}, MS), file);
     const p = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", CLI, "run", file],
       stdout: "piped",
@@ -471,7 +441,7 @@ Deno.test({
       { ids: [3] },
       ["y"],
       { table: rand([10, 4], 1) },
-      DataType.INT64,
+      { ...MS, inputDtype: DataType.INT64 },
     );
     const s = await createSession(m);
     try {
