@@ -182,8 +182,8 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     if (ort) {
       io.out(
         bad
-          ? `${bad} output(s) differ beyond atol ${tol.atol}, rtol ${tol.rtol}`
-          : `all outputs match ${against} (atol ${tol.atol}, rtol ${tol.rtol})`,
+          ? `${bad} output(s) differ beyond atol ${tol.atol.toExponential()}, rtol ${tol.rtol.toExponential()}`
+          : `all outputs match ${against} (atol ${tol.atol.toExponential()}, rtol ${tol.rtol.toExponential()})`,
       );
     }
   }
