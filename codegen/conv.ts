@@ -23,7 +23,7 @@ import { type Epilogue, type LowerCtx, type Lowered, plainEpilogue, registerLowe
 import { Bindings, f32Lit, grid, mainHeader } from "./wgsl.ts";
 
 /** A convolution's sizes, with 1-D seen as 2-D of height 1. */
-interface ConvShape {
+export interface ConvShape {
   N: number;
   C: number;
   H: number;
@@ -42,8 +42,12 @@ interface ConvShape {
   group: number;
 }
 
-function convShape(ctx: LowerCtx): ConvShape {
-  const x = ctx.input(0), w = ctx.input(1), y = ctx.output(0);
+/**
+ * The sizes of the convolution of node input 0 (X) by input `wIndex` (W, 1 unless given: QLinearConv's is 3)
+ * into output 0; 1-D is seen as 2-D of height 1. Unsupported past 2-D or where channels and groups disagree.
+ */
+export function convShape(ctx: LowerCtx, wIndex = 1): ConvShape {
+  const x = ctx.input(0), w = ctx.input(wIndex), y = ctx.output(0);
   const nsp = x.dims.length - 2;
   if (nsp < 1 || nsp > 2) unsupported(`${nsp}-D convolution is not supported`);
   const a = windowAttrs(ctx.attrs, nsp, w.dims.slice(2));

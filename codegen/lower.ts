@@ -3,7 +3,8 @@
  * (fused chains), views, MatMul/Gemm, Conv/FusedConv, ConvTranspose, pooling, reductions,
  * Softmax, normalizations (incl. LRN, GroupNormalization, MVN), data movement, Resize,
  * generators and scans, TopK, Einsum, Lp pooling, gather/scatter, quantization and integer
- * matmuls, one-hot, RotaryEmbedding, GridSample, CenterCropPad, BitShift.
+ * matmuls and convolutions, one-hot, RotaryEmbedding, GridSample, CenterCropPad, BitShift, the
+ * ONNX Attention op.
  * @module
  */
 import "./elementwise.ts";
@@ -34,3 +35,4 @@ import "./rotary.ts";
 import "./grid_sample.ts";
 import "./crop_pad.ts";
 import "./bitshift.ts";
+import "./qconv.ts";

@@ -28,7 +28,7 @@ const SAT = 1 << 30;
  * WGSL helpers: the 64-bit product of two u32, and roundHalfEven(a · m) for i32 `a` and f32 `m`,
  * exact, saturated to ±2^30, with i32 min standing for NaN (0 · ∞ or a NaN multiplier).
  */
-const MULROUND = `${FDIV}
+export const MULROUND = `${FDIV}
 
 fn mul64_(a: u32, b: u32) -> vec2<u32> {
   let a0 = a & 0xffffu; let a1 = a >> 16u; let b0 = b & 0xffffu; let b1 = b >> 16u;
