@@ -85,6 +85,41 @@ function activation(ctx: LowerCtx): ((v: string) => string) | undefined {
   }
 }
 
+/**
+ * WGSL of a direct convolution at flat output index `idx` (u32, in range): decodes (nb, oc, oh, ow),
+ * then for every tap inside the image runs `step(x, w)` (a statement updating `acc`, which the caller
+ * declares after this code's index lets) on the input element `x` and weight `w` read from
+ * bindings `X` and `Wt`. Taps in the padding are skipped. `init` declares `acc`.
+ */
+export function directConvLoop(
+  s: ConvShape,
+  X: string,
+  Wt: string,
+  init: string,
+  step: (x: string, w: string) => string,
+): string {
+  const ICg = s.C / s.group, OCg = s.OC / s.group, OHW = s.OH * s.OW, HW = s.H * s.W;
+  return `let ow = idx % ${s.OW}u;
+  let oh = (idx / ${s.OW}u) % ${s.OH}u;
+  let oc = (idx / ${OHW}u) % ${s.OC}u;
+  let nb = idx / ${OHW * s.OC}u;
+  let grp = oc / ${OCg}u;
+  ${init}
+  for (var ic = 0u; ic < ${ICg}u; ic = ic + 1u) {
+    let xBase = (nb * ${s.C}u + grp * ${ICg}u + ic) * ${HW}u;
+    let wBase = (oc * ${ICg}u + ic) * ${s.KH * s.KW}u;
+    for (var kh = 0u; kh < ${s.KH}u; kh = kh + 1u) {
+      let ih = i32(oh * ${s.sh}u + kh * ${s.dh}u) - ${s.ph};
+      if (ih < 0 || ih >= ${s.H}) { continue; }
+      for (var kw = 0u; kw < ${s.KW}u; kw = kw + 1u) {
+        let iw = i32(ow * ${s.sw}u + kw * ${s.dw}u) - ${s.pw};
+        if (iw < 0 || iw >= ${s.W}) { continue; }
+        ${step(`${X}[xBase + u32(ih) * ${s.W}u + u32(iw)]`, `${Wt}[wBase + kh * ${s.KW}u + kw]`)}
+      }
+    }
+  }`;
+}
+
 /** Largest im2col matrix (bytes) a convolution may stage for gemm_fast; past it, the tiled kernel. */
 const IM2COL_MAX_BYTES = 256 * 2 ** 20;
 
@@ -128,25 +163,7 @@ ${helperSource(tail.helpers)}
 ${mainHeader(64)} {
   let idx = ${g.index};
   if (idx >= ${n}u) { return; }
-  let ow = idx % ${s.OW}u;
-  let oh = (idx / ${s.OW}u) % ${s.OH}u;
-  let oc = (idx / ${OHW}u) % ${s.OC}u;
-  let nb = idx / ${OHW * s.OC}u;
-  let g = oc / ${OCg}u;
-  var acc = 0.0;
-  for (var ic = 0u; ic < ${ICg}u; ic = ic + 1u) {
-    let xBase = (nb * ${s.C}u + g * ${ICg}u + ic) * ${HW}u;
-    let wBase = (oc * ${ICg}u + ic) * ${s.KH * s.KW}u;
-    for (var kh = 0u; kh < ${s.KH}u; kh = kh + 1u) {
-      let ih = i32(oh * ${s.sh}u + kh * ${s.dh}u) - ${s.ph};
-      if (ih < 0 || ih >= ${s.H}) { continue; }
-      for (var kw = 0u; kw < ${s.KW}u; kw = kw + 1u) {
-        let iw = i32(ow * ${s.sw}u + kw * ${s.dw}u) - ${s.pw};
-        if (iw < 0 || iw >= ${s.W}) { continue; }
-        acc = fma(${X}[xBase + u32(ih) * ${s.W}u + u32(iw)], ${Wt}[wBase + kh * ${s.KW}u + kw], acc);
-      }
-    }
-  }
+  ${directConvLoop(s, X, Wt, "var acc = 0.0;", (xv, wv) => `acc = fma(${xv}, ${wv}, acc);`)}
   ${tail.code}
 }
 `;

@@ -16,7 +16,7 @@
  */
 import { DataType, dtypeName, intRange } from "../ir/dtype.ts";
 import { fromNumbers, sizeOf, type Tensor, toNumbers } from "../ir/tensor.ts";
-import { convShape } from "./conv.ts";
+import { convShape, directConvLoop } from "./conv.ts";
 import { type KernelSpec, unsupported } from "./kernel.ts";
 import { type LowerCtx, type Lowered, registerLowerings, type TensorInfo } from "./lowering.ts";
 import { MULROUND } from "./qmatmul.ts";
@@ -78,7 +78,6 @@ function qconvKernel(
 ): KernelSpec {
   const { x, w, s, xz, wz } = o;
   const y = ctx.output(0);
-  const ICg = s.C / s.group, OCg = s.OC / s.group, OHW = s.OH * s.OW, HW = s.H * s.W;
   const b = new Bindings();
   const X = b.read(x.name, "i32"), Wt = b.read(w.name, "i32");
   const xs = xz ? ` - ${readInt(b, xz)}` : "";
@@ -92,25 +91,7 @@ ${helpers}
 ${mainHeader(64)} {
   let idx = ${g.index};
   if (idx >= ${n}u) { return; }
-  let ow = idx % ${s.OW}u;
-  let oh = (idx / ${s.OW}u) % ${s.OH}u;
-  let oc = (idx / ${OHW}u) % ${s.OC}u;
-  let nb = idx / ${OHW * s.OC}u;
-  let grp = oc / ${OCg}u;
-  var acc = 0i;
-  for (var ic = 0u; ic < ${ICg}u; ic = ic + 1u) {
-    let xBase = (nb * ${s.C}u + grp * ${ICg}u + ic) * ${HW}u;
-    let wBase = (oc * ${ICg}u + ic) * ${s.KH * s.KW}u;
-    for (var kh = 0u; kh < ${s.KH}u; kh = kh + 1u) {
-      let ih = i32(oh * ${s.sh}u + kh * ${s.dh}u) - ${s.ph};
-      if (ih < 0 || ih >= ${s.H}) { continue; }
-      for (var kw = 0u; kw < ${s.KW}u; kw = kw + 1u) {
-        let iw = i32(ow * ${s.sw}u + kw * ${s.dw}u) - ${s.pw};
-        if (iw < 0 || iw >= ${s.W}) { continue; }
-        acc = acc + (${X}[xBase + u32(ih) * ${s.W}u + u32(iw)]${xs}) * (${Wt}[wBase + kh * ${s.KW}u + kw]${ws});
-      }
-    }
-  }
+  ${directConvLoop(s, X, Wt, "var acc = 0i;", (xv, wv) => `acc = acc + (${xv}${xs}) * (${wv}${ws});`)}
   ${tail.code}
   ${Y}[idx] = ${tail.value};
 }
