@@ -10,7 +10,7 @@ import { toNumbers } from "../ir/tensor.ts";
 import { leafLoad } from "./fusion.ts";
 import { requireStorage, unsupported } from "./kernel.ts";
 import { type LowerCtx, type Lowered, normAxis, registerLowerings, type TensorInfo } from "./lowering.ts";
-import { rowKernel, rowLoop, rowWorkgroup, trailingRows } from "./rows.ts";
+import { rowKernel, rowLoop, rowMeanVar, rowWorkgroup, trailingRows } from "./rows.ts";
 import { Bindings, broadcastOffset, f32Lit, workgroupReduce } from "./wgsl.ts";
 import { copyKernel } from "./layout.ts";
 
@@ -58,13 +58,7 @@ function layerNorm(rms: boolean) {
   let inv = inverseSqrt(ss / ${D} + ${f32Lit(eps)});
   ${rowLoop(layout, wg, `${Y}[at] = ${v};`)}
   if (lid.x == 0u) { ${stats.join(" ")} }`
-      : `var s = 0.0;
-  ${rowLoop(layout, wg, `s = s + ${X}[at];`)}
-  ${workgroupReduce("sum", "s", "total", wg)}
-  let mean = total / ${D};
-  var q = 0.0;
-  ${rowLoop(layout, wg, `let t = ${X}[at] - mean; q = q + t * t;`)}
-  ${workgroupReduce("sum", "q", "qq", wg)}
+      : `${rowMeanVar((body) => rowLoop(layout, wg, body), X, layout.len, wg)}
   let inv = inverseSqrt(qq / ${D} + ${f32Lit(eps)});
   ${rowLoop(layout, wg, `${Y}[at] = ${v};`)}
   if (lid.x == 0u) { ${stats.join(" ")} }`;
@@ -87,13 +81,7 @@ function instanceNorm(ctx: LowerCtx): Lowered {
   const S = b.read(ctx.input(1).name, "f32"), B = b.read(ctx.input(2).name, "f32");
   const Y = b.write(y.name, "f32");
   const D = f32Lit(layout.len);
-  const body = `var s = 0.0;
-  ${rowLoop(layout, wg, `s = s + ${X}[at];`)}
-  ${workgroupReduce("sum", "s", "total", wg)}
-  let mean = total / ${D};
-  var q = 0.0;
-  ${rowLoop(layout, wg, `let t = ${X}[at] - mean; q = q + t * t;`)}
-  ${workgroupReduce("sum", "q", "qq", wg)}
+  const body = `${rowMeanVar((body) => rowLoop(layout, wg, body), X, layout.len, wg)}
   let inv = inverseSqrt(qq / ${D} + ${f32Lit(eps)});
   let c = row % ${C}u;
   let sc = ${S}[c] * inv;

@@ -14,22 +14,11 @@ import { sizeOf, stridesOf } from "../ir/tensor.ts";
 import { requireStorage, unsupported } from "./kernel.ts";
 import { type LowerCtx, type Lowered, normAxis, registerLowerings, type TensorInfo } from "./lowering.ts";
 import { copyKernel } from "./layout.ts";
-import { rowKernel, rowLoop, rowWorkgroup, trailingRows } from "./rows.ts";
-import { Bindings, coords, dot, f32Lit, groupGrid, workgroupReduce } from "./wgsl.ts";
+import { rowKernel, rowLoop, rowMeanVar, rowWorkgroup, trailingRows } from "./rows.ts";
+import { Bindings, coords, dot, f32Lit, groupGrid } from "./wgsl.ts";
 
 function requireF32(t: TensorInfo): void {
   if (requireStorage(t.dtype) !== "f32") unsupported(`'${t.name}' must be float32`);
-}
-
-/** Statements leaving the two-pass `mean` and `inv` (1/sqrt(var + eps)) of the row in scope. */
-function rowStats(loop: (body: string) => string, X: string, n: number, wg: number): string {
-  return `var s = 0.0;
-  ${loop(`s = s + ${X}[at];`)}
-  ${workgroupReduce("sum", "s", "total", wg)}
-  let mean = total / ${f32Lit(n)};
-  var q = 0.0;
-  ${loop(`let t = ${X}[at] - mean; q = q + t * t;`)}
-  ${workgroupReduce("sum", "q", "qq", wg)}`;
 }
 
 function groupNorm(ctx: LowerCtx): Lowered {
@@ -55,7 +44,7 @@ function groupNorm(ctx: LowerCtx): Lowered {
   const Y = b.write(y.name, "f32");
   const loop = (body: string) => rowLoop(layout, wg, body);
   const ch = perGroup ? "g" : inner === 1 ? `g * ${cpg}u + j` : `g * ${cpg}u + j / ${inner}u`;
-  const body = `${rowStats(loop, X, layout.len, wg)}
+  const body = `${rowMeanVar(loop, X, layout.len, wg)}
   let inv = inverseSqrt(qq / ${f32Lit(layout.len)} + ${f32Lit(eps)});
   let g = row % ${G}u;
   ${loop(`let k = ${ch}; ${Y}[at] = (${X}[at] - mean) * inv * ${S}[k] + ${B}[k];`)}`;
@@ -93,7 +82,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   if (o >= ${O}u) { return; }
   ${coords("o", keptDims, "k")}
   let base = ${dot(kept.map((_, k) => `k${k}`), kept.map((a) => st[a]))};
-  ${rowStats(loop, X, R, wg)}
+  ${rowMeanVar(loop, X, R, wg)}
   let den = sqrt(qq / ${f32Lit(R)}) + ${f32Lit(1e-9)};
   ${loop(`${Y}[at] = (${X}[at] - mean) / den;`)}
 }

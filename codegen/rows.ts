@@ -7,7 +7,7 @@
  */
 import { sizeOf } from "../ir/tensor.ts";
 import type { KernelSpec } from "./kernel.ts";
-import { type Bindings, groupGrid } from "./wgsl.ts";
+import { type Bindings, f32Lit, groupGrid, workgroupReduce } from "./wgsl.ts";
 
 /** Rows of a tensor: how many, how long, where row `r` starts and the stride along it. */
 export interface RowLayout {
@@ -84,4 +84,19 @@ export function rowLoop(layout: RowLayout, wg: number, body: string): string {
     let at = ${at};
     ${body}
   }`;
+}
+
+/**
+ * Statements leaving a row's two-pass statistics in scope: `mean`, and `qq`, the sum of squared
+ * deviations from it (variance = qq / n). `loop` wraps a body in the loop over the row's `n`
+ * elements (offset `at`, e.g. `rowLoop`); `X` is the binding read.
+ */
+export function rowMeanVar(loop: (body: string) => string, X: string, n: number, wg: number): string {
+  return `var s = 0.0;
+  ${loop(`s = s + ${X}[at];`)}
+  ${workgroupReduce("sum", "s", "total", wg)}
+  let mean = total / ${f32Lit(n)};
+  var q = 0.0;
+  ${loop(`let t = ${X}[at] - mean; q = q + t * t;`)}
+  ${workgroupReduce("sum", "q", "qq", wg)}`;
 }
