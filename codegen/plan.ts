@@ -14,16 +14,17 @@ import { DataType, dtypeName } from "../ir/dtype.ts";
 import { type Graph, type Model, type Node, opsetVersion } from "../ir/graph.ts";
 import { inferModel } from "../ir/infer.ts";
 import { NodeContext } from "../ir/ops/node_context.ts";
-import { sizeOf, type Tensor, toNumbers } from "../ir/tensor.ts";
+import { sizeOf, type Tensor } from "../ir/tensor.ts";
 import type { ValueType } from "../ir/types.ts";
 import "../rules/contrib_ops.ts";
 import { fuseAttention } from "./attention.ts";
 import { fuse, type LoweredNode } from "./fusion.ts";
 import { inlineKnownIfs } from "./inline_if.ts";
-import { F16_MAX, type HalfMode, halfStorageKernel, type HalfStore } from "./f16.ts";
+import { type HalfMode, halfStorageKernel, type HalfStore } from "./f16.ts";
 import { type KernelSpec, storageType, storedBytes, type StoredType, type Target, UnsupportedError } from "./kernel.ts";
 import { findLowering, type LowerCtx, type TensorInfo } from "./lowering.ts";
 import "./lower.ts";
+import { encodeInput, type RuntimeTensor } from "../webgpu/runtime.ts";
 
 /** Options for `planModel`. */
 export interface PlanOptions {
@@ -253,39 +254,18 @@ export function gpuBytes(
 ): Uint8Array {
   const st = storageType(t.dtype);
   if (!st) throw new SaturnError(code, `${what} is ${dtypeName(t.dtype)}, which has no WebGPU storage`);
-  const d = t.data;
-  const n = t.size;
-  if (t.dtype === DataType.FLOAT16) {
-    if (!half) throw new Error(`${what}: float16 values need half storage`);
-    if (half === "emulated") return new Uint8Array(Float32Array.from(toNumbers(t)).buffer);
-    const bits = new Uint16Array(Math.ceil(n / 2) * 2);
-    bits.set(d as Uint16Array);
-    return new Uint8Array(bits.buffer);
+  if (t.dtype === DataType.FLOAT16 && !half) throw new Error(`${what}: float16 values need half storage`);
+  const store = half === "f16" ? "f16" : half === "emulated" ? "f16e" : st;
+  const dims = [...t.dims];
+  try {
+    return encodeInput(
+      { name: "", dtype: t.dtype, dims, store },
+      { data: t.data as RuntimeTensor["data"], dims },
+      what,
+    );
+  } catch (e) {
+    throw new SaturnError(code, (e as Error).message);
   }
-  if (half && st === "f32") {
-    const h = new Float16Array(Math.ceil(n / 2) * 2);
-    for (let i = 0; i < n; i++) {
-      const v = Number(d[i]);
-      h[i] = Number.isFinite(v) ? Math.max(-F16_MAX, Math.min(F16_MAX, v)) : v;
-    }
-    return new Uint8Array(half === "f16" ? h.buffer : Float32Array.from(h.subarray(0, n)).buffer);
-  }
-  if (d instanceof Float32Array || d instanceof Int32Array || d instanceof Uint32Array) {
-    return new Uint8Array(d.buffer, d.byteOffset, n * 4);
-  }
-  const out = st === "f32" ? new Float32Array(n) : st === "u32" ? new Uint32Array(n) : new Int32Array(n);
-  if (d instanceof BigInt64Array || d instanceof BigUint64Array) {
-    for (let i = 0; i < n; i++) {
-      const v = d[i];
-      if (v > 2147483647n || v < -2147483648n) {
-        throw new SaturnError(code, `${what} holds the int64 value ${v}, which does not fit in the 32 bits WGSL has`);
-      }
-      out[i] = Number(v);
-    }
-  } else {
-    out.set(d as ArrayLike<number>);
-  }
-  return new Uint8Array(out.buffer);
 }
 
 /**

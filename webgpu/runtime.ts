@@ -115,57 +115,65 @@ export function f16BitsToF32(h: number): number {
 }
 
 /**
- * The GPU bytes of an input `given` for `want` (dtype numbers are ONNX's: 1 float, 10 float16,
- * 7 int64, 9 bool…). Float16 data is its bits (a Uint16Array); int64 values must fit in 32 bits.
+ * The GPU bytes of a tensor `given` for `want` (dtype numbers are ONNX's: 1 float, 10 float16,
+ * 7 int64, 9 bool…), in the storage `want.store` names — the one encoder of the storage convention,
+ * for inputs and (through `gpuBytes`) constants. Float16 data is its bits (a Uint16Array); float32
+ * values stored as f16 saturate to ±65504; int64 values must fit in 32 bits; bool becomes 0/1.
+ * Data already in GPU form (f32, i32, u32 arrays) is returned as a view, not copied. Errors name
+ * `what` (default: the input).
  */
 export function encodeInput(
   want: { name: string; dtype: number; dims: number[]; store: BufferStore },
   given: RuntimeTensor,
+  what = `input '${want.name}'`,
 ): Uint8Array {
   const n = want.dims.reduce((a, b) => a * b, 1);
-  if (!given || !given.data) throw new Error(`input '${want.name}' was not given`);
+  if (!given || !given.data) throw new Error(`${what} was not given`);
   if (given.dims && given.dims.join() !== want.dims.join()) {
-    throw new Error(`input '${want.name}' has shape [${given.dims}], the program was planned for [${want.dims}]`);
+    throw new Error(`${what} has shape [${given.dims}], the program was planned for [${want.dims}]`);
   }
   const d = given.data;
-  if (d.length !== n) throw new Error(`input '${want.name}' has ${d.length} elements, expected ${n}`);
-  const value = (i: number) => (want.dtype === 10 ? f16BitsToF32(Number(d[i])) : Number(d[i]));
+  if (d.length !== n) throw new Error(`${what} has ${d.length} elements, expected ${n}`);
+  const view = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, 4 * n);
   // Float16Array where the engine has it (fast); the bit functions elsewhere
   const F16 = (globalThis as { Float16Array?: new (n: number) => ArrayLike<number> & { [i: number]: number } })
     .Float16Array;
+  const sat = (v: number) => (isFinite(v) ? Math.max(-65504, Math.min(65504, v)) : v);
   if (want.store === "f16") {
     const out = new Uint16Array(Math.ceil(n / 2) * 2);
     if (want.dtype === 10) out.set(d as ArrayLike<number>);
     else if (F16) {
       const h = new F16(out.length);
-      for (let i = 0; i < n; i++) {
-        const v = Number(d[i]);
-        h[i] = isFinite(v) ? Math.max(-65504, Math.min(65504, v)) : v; // float32 values saturate
-      }
+      for (let i = 0; i < n; i++) h[i] = sat(Number(d[i])); // float32 values saturate
       return new Uint8Array((h as unknown as Uint16Array).buffer);
-    } else {
-      for (let i = 0; i < n; i++) {
-        const v = Number(d[i]);
-        out[i] = f32ToF16Bits(isFinite(v) ? Math.max(-65504, Math.min(65504, v)) : v);
-      }
-    }
+    } else for (let i = 0; i < n; i++) out[i] = f32ToF16Bits(sat(Number(d[i])));
     return new Uint8Array(out.buffer);
   }
   if (want.store === "f16e") {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) {
-      const v = value(i);
-      out[i] = f16BitsToF32(f32ToF16Bits(want.dtype === 10 || !isFinite(v) ? v : Math.max(-65504, Math.min(65504, v))));
+      out[i] = want.dtype === 10 ? f16BitsToF32(Number(d[i])) : f16BitsToF32(f32ToF16Bits(sat(Number(d[i]))));
     }
     return new Uint8Array(out.buffer);
   }
-  if (want.store === "f32") return new Uint8Array(Float32Array.from(d as ArrayLike<number>, Number).buffer);
-  if (want.store === "u32") return new Uint8Array(Uint32Array.from(d as ArrayLike<number>, (x) => (x ? 1 : 0)).buffer);
+  if (want.store === "f32") {
+    return d instanceof Float32Array
+      ? view(d)
+      : new Uint8Array(Float32Array.from(d as ArrayLike<number>, Number).buffer);
+  }
+  if (want.store === "u32") {
+    if (want.dtype === 9) return new Uint8Array(Uint32Array.from(d as ArrayLike<number>, (x) => (x ? 1 : 0)).buffer);
+    return d instanceof Uint32Array ? view(d) : new Uint8Array(Uint32Array.from(d as ArrayLike<number>).buffer);
+  }
+  if (d instanceof Int32Array) return view(d);
+  if (!(d instanceof BigInt64Array || d instanceof BigUint64Array)) {
+    return new Uint8Array(Int32Array.from(d as ArrayLike<number>).buffer);
+  }
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    const v = typeof d[i] === "bigint" ? d[i] as bigint : BigInt(d[i] as number);
+    const v = d[i];
     if (v > 2147483647n || v < -2147483648n) {
-      throw new Error(`input '${want.name}' holds the int64 value ${v}, which does not fit in the 32 bits WGSL has`);
+      throw new Error(`${what} holds the int64 value ${v}, which does not fit in the 32 bits WGSL has`);
     }
     out[i] = Number(v);
   }
