@@ -2,11 +2,11 @@
  * Saturn's command line: a thin shell over the library. Every command accepts `--json`.
  *
  *   deno run -A cli.ts inspect MODEL
- *   deno run -A cli.ts run MODEL [--backend webgpu|ref] [--inputs FILE.json | --seed N] [--compare ort|ref]
+ *   deno run -A cli.ts run MODEL [--backend webgpu|ref] [--inputs FILE.json | --seed N] [--compare ort|ref] [--f16]
  *   deno run -A cli.ts optimize MODEL [-o OUT] [--rules FILE…] [--without PACK…] [--check]
  *   deno run -A cli.ts verify [FILE…] [--all] [--json]
- *   deno run -A cli.ts compile MODEL -o DIR
- *   deno run -A cli.ts bench MODEL [--vs ortweb,ort] [--iters N] [--profile]
+ *   deno run -A cli.ts compile MODEL -o DIR [--f16]
+ *   deno run -A cli.ts bench MODEL [--vs ortweb,ort] [--iters N] [--f16] [--profile]
  *   deno run -A cli.ts conformance [DIR…] [--backend ref|webgpu]
  *
  * Errors a user can cause print one line and exit 2 (stack traces with `--debug`).
