@@ -83,8 +83,12 @@ Deno.test("instances respect the rule's guard and shapes: x + 0 = x only where 0
 });
 
 Deno.test("a rule Z3 cannot decide in its time limit is 'unknown', promptly; with time it is proved", async () => {
+  // √(x² + 2·√(x²y²) + y²) = √(x²) + √(y²) takes nlsat seconds; a polynomial identity such as MatMul
+  // associativity is normalized in milliseconds and can beat Z3's 1 ms timer to the answer on a fast machine.
+  const s = "(Sqrt (Mul (Mul ?x ?x) (Mul ?y ?y)))";
   const [rule] = parseRules(
-    "matmul-assoc: (MatMul (MatMul ?a ?b) ?c) => (MatMul ?a (MatMul ?b ?c)) if (rank ?a 2) (rank ?b 2) (rank ?c 2)",
+    `sqrt-square-sum: (Sqrt (Add (Add (Mul ?x ?x) (Add ${s} ${s})) (Mul ?y ?y))) => ` +
+      "(Add (Sqrt (Mul ?x ?x)) (Sqrt (Mul ?y ?y))) if (rank ?x 0) (rank ?y 0)",
     "t.rules",
     "user",
   );
@@ -93,10 +97,7 @@ Deno.test("a rule Z3 cannot decide in its time limit is 'unknown', promptly; wit
   assertEquals(hurried.status, "unknown", hurried.note);
   assert(/timeout/.test(hurried.note ?? ""), hurried.note);
   assert(performance.now() - t0 < 30_000, "a timed-out rule must not hang");
-  const patient = await verifyRule(rule, { timeoutMs: 10_000 });
+  const patient = await verifyRule(rule, { timeoutMs: 30_000 });
   assertEquals(patient.status, "proved", patient.note);
-  assert(
-    patient.shapes.length >= 3 && patient.shapes.every((s) => /\?a: float32\[\d,\d\]/.test(s)),
-    patient.shapes.join(),
-  );
+  assert(patient.shapes.length >= 1 && patient.shapes.every((s) => /\?x: float32\[\]/.test(s)), patient.shapes.join());
 });
