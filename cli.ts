@@ -15,16 +15,25 @@
 import { SaturnError } from "./errors.ts";
 import { processIO } from "./cli/io.ts";
 
-const USAGE = `usage: saturn <command> [options]
+/** Each command's usage, as `saturn CMD --help` prints it; the overview lists them all. */
+const COMMANDS: Record<string, string> = {
+  optimize: `optimize MODEL [-o OUT] [--rules FILE…] [--without PACK…] [--time-limit S] [--node-limit N]
+           [--extract greedy|ilp] [--check] [--json]   rewrite by equality saturation; writes MODEL.opt.onnx`,
+  inspect: "inspect MODEL [--json]                       IR, opsets, inputs/outputs, op histogram, parameters",
+  run:
+    "run MODEL [--backend webgpu|ref] [--inputs F.json | --seed N] [--dim name=N…] [--compare ort|ref] [--f16] [--profile] [--json]",
+  compile:
+    "compile MODEL -o DIR [--dim name=N…] [--f16]  a standalone ES module (WGSL + plan) and a weights file; needs only WebGPU",
+  bench:
+    "bench MODEL [--vs ortweb,ort] [--iters N] [--f16] [--profile] [--json]   latency: Saturn vs ONNX Runtime Web vs ORT CPU",
+  verify:
+    "verify [FILE…] [--all] [--json]             verdicts for rules (proved/tested/refuted/unknown); exit 1 on a refuted rule",
+  conformance: "conformance [DIR…] [--backend ref|webgpu] [--filter RE] [--json]",
+};
+
+const USAGE = `usage: saturn <command> [options]   (saturn <command> --help for one command)
 commands:
-  optimize MODEL [-o OUT] [--rules FILE…] [--without PACK…] [--time-limit S] [--node-limit N]
-           [--extract greedy|ilp] [--check] [--json]   rewrite by equality saturation; writes MODEL.opt.onnx
-  inspect MODEL [--json]                       IR, opsets, inputs/outputs, op histogram, parameters
-  run MODEL [--backend webgpu|ref] [--inputs F.json | --seed N] [--dim name=N…] [--compare ort|ref] [--f16] [--profile] [--json]
-  compile MODEL -o DIR [--dim name=N…] [--f16]  a standalone ES module (WGSL + plan) and a weights file; needs only WebGPU
-  bench MODEL [--vs ortweb,ort] [--iters N] [--f16] [--profile] [--json]   latency: Saturn vs ONNX Runtime Web vs ORT CPU
-  verify [FILE…] [--all] [--json]             verdicts for rules (proved/tested/refuted/unknown); exit 1 on a refuted rule
-  conformance [DIR…] [--backend ref|webgpu] [--filter RE] [--json]
+${Object.values(COMMANDS).map((u) => `  ${u}`).join("\n")}
 options: --debug (stack traces)`;
 
 async function main(argv: string[]): Promise<number> {
@@ -32,6 +41,10 @@ async function main(argv: string[]): Promise<number> {
   const args = argv.filter((a) => a !== "--debug");
   const io = processIO();
   const [cmd, ...rest] = args;
+  if (cmd !== undefined && cmd in COMMANDS && (rest.includes("--help") || rest.includes("-h"))) {
+    io.out(`usage: saturn ${COMMANDS[cmd]}\noptions: --debug (stack traces)`);
+    return 0;
+  }
   try {
     switch (cmd) {
       case "inspect":

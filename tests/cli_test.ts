@@ -74,6 +74,17 @@ Deno.test("conformance --json has passed, failed, unsupported and total at the t
   assertEquals([j.passed, j.failed, j.unsupported, j.total], [2, 0, 0, 2]);
 });
 
+Deno.test("saturn CMD --help prints that command's usage and exits 0; saturn --help lists every command", async () => {
+  const all = await cli("-h");
+  assertEquals(all.code, 0, all.stderr);
+  for (const cmd of ["optimize", "inspect", "run", "compile", "bench", "verify", "conformance"]) {
+    const r = await cli(cmd, "--help");
+    assertEquals(r.code, 0, r.stderr);
+    assert(r.stdout.startsWith(`usage: saturn ${cmd} `), r.stdout);
+    assert(all.stdout.includes(`  ${cmd} `), all.stdout);
+  }
+});
+
 Deno.test("unknown commands and flags are one-line errors with exit code 2", async () => {
   const a = await cli("frobnicate");
   assertEquals(a.code, 2);
