@@ -53,6 +53,8 @@ export interface Target {
   software?: boolean;
   /** the device has `shader-f16`: float16 values are stored as f16 (else as f32 rounded to f16 values) */
   shaderF16?: boolean;
+  /** the adapter's `maxStorageBufferBindingSize`: larger weights are split (default 128 MiB, WebGPU's default) */
+  maxStorageBindingBytes?: number;
 }
 
 /** The GPU storage type of an ONNX dtype, or undefined when the backend cannot hold it. */

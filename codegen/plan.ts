@@ -19,6 +19,7 @@ import type { ValueType } from "../ir/types.ts";
 import "../rules/contrib_ops.ts";
 import { fuseAttention } from "./attention.ts";
 import { fuse, type LoweredNode } from "./fusion.ts";
+import { splitLargeWeights } from "./split_weights.ts";
 import { inlineKnownIfs } from "./inline_if.ts";
 import { type HalfMode, halfStorageKernel, type HalfStore } from "./f16.ts";
 import { type KernelSpec, storageType, storedBytes, type StoredType, type Target, UnsupportedError } from "./kernel.ts";
@@ -134,7 +135,7 @@ interface Analysis {
 }
 
 function analyze(model: Model, opts: PlanOptions): Analysis {
-  const m = inlineKnownIfs(staticModel(model, opts));
+  const m = splitLargeWeights(inlineKnownIfs(staticModel(model, opts)), opts.target?.maxStorageBindingBytes);
   const g = m.graph;
   const { types, constants } = inferModel(m);
   const feedNames = new Set(g.inputs.filter((i) => !g.initializers.has(i.name)).map((i) => i.name));
@@ -170,7 +171,8 @@ function analyze(model: Model, opts: PlanOptions): Analysis {
       const opset = opsetVersion(m.opsetImports, node.domain) ?? 1;
       const present = (list: string[], i: number) => i < list.length && list[i] !== "";
       const inputs = node.inputs.map((x) => (x === "" ? undefined : info(x)));
-      const outputs = node.outputs.map((x) => (x === "" ? undefined : info(x)));
+      // an output nothing reads is as good as absent (a Dropout mask, LayerNorm's saved statistics)
+      const outputs = node.outputs.map((x) => (x === "" || !live.has(x) ? undefined : info(x)));
       const planTime = new Set(lowering.constInputs ?? []);
       const typed = [...outputs, ...inputs.filter((_, i) => !planTime.has(i))];
       for (const t of typed) {
@@ -191,7 +193,7 @@ function analyze(model: Model, opts: PlanOptions): Analysis {
           outputs[i] ?? (() => {
             throw new UnsupportedError(`output ${i} is missing`);
           })(),
-        hasOutput: (i) => present(node.outputs, i),
+        hasOutput: (i) => outputs[i] !== undefined,
         constant: (i) => (present(node.inputs, i) ? known(node.inputs[i]) : undefined),
         target: opts.target ?? {},
       };

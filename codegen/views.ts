@@ -3,6 +3,7 @@
  * They compile to nothing: the output aliases the input's buffer (`plan.ts`).
  * @module
  */
+import { toNumbers } from "../ir/tensor.ts";
 import { unsupported } from "./kernel.ts";
 import { type LowerCtx, type Lowered, registerLowerings } from "./lowering.ts";
 
@@ -13,8 +14,10 @@ function view(ctx: LowerCtx): Lowered {
 
 function dropout(ctx: LowerCtx): Lowered {
   if (ctx.hasOutput(1)) unsupported("the mask output is not supported");
-  const training = ctx.constant(2);
-  if (ctx.hasInput(2) && (!training || (training.data as Uint8Array)[0] !== 0)) {
+  // training mode with ratio 0 keeps every element (PyTorch exports attention dropout so)
+  const training = ctx.constant(2), ratio = ctx.constant(1);
+  const zeroRatio = ratio !== undefined && toNumbers(ratio)[0] === 0;
+  if (ctx.hasInput(2) && (!training || (training.data as Uint8Array)[0] !== 0) && !zeroRatio) {
     unsupported("training mode is not supported");
   }
   if (ctx.attrs.hasAttr("seed") && ctx.opset < 12) unsupported("a seeded dropout is not supported");

@@ -70,7 +70,11 @@ export async function createSession(model: Model, opts: SessionOptions = {}): Pr
       `--f16 needs the adapter's shader-f16 feature, which ${gpu.description} lacks (run without --f16)`,
     );
   }
-  const target = opts.target ?? { software: gpu.software, shaderF16: gpu.features.has("shader-f16") };
+  const target = opts.target ?? {
+    software: gpu.software,
+    shaderF16: gpu.features.has("shader-f16"),
+    maxStorageBindingBytes: gpu.limits.maxStorageBufferBindingSize,
+  };
   // every node is checked (in planProgram) before the device is given any work
   const { program, plan, memory, chunks } = planProgram(model, { ...opts, target });
   const { device } = gpu;
