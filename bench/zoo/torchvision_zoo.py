@@ -56,3 +56,14 @@ from torchvision.models import segmentation as seg
 m("fcn_resnet50", seg.fcn_resnet50, 64, weights_backbone=None, aux_loss=False)
 m("deeplabv3_mobilenet_v3_large", seg.deeplabv3_mobilenet_v3_large, 64, weights_backbone=None, aux_loss=False)
 m("lraspp_mobilenet_v3_large", seg.lraspp_mobilenet_v3_large, 64, weights_backbone=None)
+# detection: data-dependent shapes (NonZero, NonMaxSuppression, If): optimize handles them, WebGPU refuses NonZero
+from torchvision.models import detection as det
+for name, ctor in [("ssdlite320_mobilenet_v3_large", det.ssdlite320_mobilenet_v3_large),
+                   ("fasterrcnn_mobilenet_v3_large_320_fpn", det.fasterrcnn_mobilenet_v3_large_320_fpn)]:
+    if which and name not in which: continue
+    try:
+        model = ctor(weights=None, weights_backbone=None).eval()
+        torch.onnx.export(model, ([torch.rand(3, 320, 320)],), f"{out}/{name}.onnx", opset_version=17, input_names=["image"])
+        print(name, "ok", flush=True)
+    except Exception as e:
+        print(name, "FAIL", repr(e)[:300], flush=True)
