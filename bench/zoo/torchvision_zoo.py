@@ -21,6 +21,7 @@ def realistic(model):
     return model
 def m(name, ctor, size=64, **kw):
     if which and name not in which: return
+    size = int(os.environ.get("ZOO_SIZE", size))  # e.g. ZOO_SIZE=224 for speed runs
     p = f"{out}/{name}.onnx"
     if os.path.exists(p): return
     t = time.time()
