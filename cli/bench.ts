@@ -11,6 +11,8 @@
 import { parseArgs } from "node:util";
 import { SaturnError } from "../errors.ts";
 import { loadOnnx } from "../onnx/load.ts";
+import { encodeModel } from "../onnx/encode.ts";
+import type { Model } from "../ir/graph.ts";
 import { randomInputs } from "../verify/inputs.ts";
 import { createSession } from "../webgpu/session.ts";
 import { median, timeOrtNode, timeOrtWeb, timeRuns, type Timing } from "../bench/peers.ts";
@@ -76,7 +78,7 @@ export async function benchCommand(args: string[], io: CliIO): Promise<number> {
   for (const p of peers) {
     bar?.update(`${p}: ${iters} runs`);
     timings.push(
-      p === "ortweb" ? await timeOrtWeb(Deno.readFileSync(file), inputs, opts) : await timeOrtNode(file, inputs, opts),
+      p === "ortweb" ? await timeOrtWeb(ortWebBytes(model), inputs, opts) : await timeOrtNode(file, inputs, opts),
     );
   }
   bar?.clear();
@@ -122,4 +124,16 @@ export async function benchCommand(args: string[], io: CliIO): Promise<number> {
     }
   }
   return 0;
+}
+
+/**
+ * The model as one buffer for ONNX Runtime Web, which cannot read external data files from disk
+ * ("Module.MountedFiles is not available"): weights are written inline (models under 2 GiB).
+ */
+function ortWebBytes(model: Model): Uint8Array {
+  const enc = encodeModel(model);
+  if (enc.external) {
+    throw new SaturnError("BAD_INPUT", "ONNX Runtime Web cannot take a model past 2 GiB as one buffer (use --vs ort)");
+  }
+  return enc.bytes;
 }

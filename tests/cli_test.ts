@@ -74,6 +74,23 @@ Deno.test("conformance --json has passed, failed, unsupported and total at the t
   assertEquals([j.passed, j.failed, j.unsupported, j.total], [2, 0, 0, 2]);
 });
 
+Deno.test("bench --vs ortweb takes a model stored with external data (ORT Web gets the weights inline)", async () => {
+  const { loadOnnx, saveOnnx } = await import("../onnx/load.ts");
+  const dir = Deno.makeTempDirSync({ prefix: "saturn_bench_ext_" });
+  try {
+    const file = path.join(dir, "squeezenet.onnx");
+    saveOnnx(loadOnnx(modelPath("squeezenet1_1")), file, { externalData: { location: "squeezenet.onnx.data" } });
+    assert(Deno.statSync(path.join(dir, "squeezenet.onnx.data")).size > 1 << 20, "weights were not written external");
+    const r = await cli("bench", file, "--vs", "ortweb", "--iters", "1", "--json");
+    assertEquals(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assertEquals(j.results.map((t: { name: string }) => t.name), ["saturn", "ortweb"]);
+    assert(j.results.every((t: { median: number }) => t.median > 0), r.stdout);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("saturn CMD --help prints that command's usage and exits 0; saturn --help lists every command", async () => {
   const all = await cli("-h");
   assertEquals(all.code, 0, all.stderr);
