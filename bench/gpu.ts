@@ -23,7 +23,7 @@ import { loadRulePacks } from "../rules/load.ts";
 import { attrDefaults, ruleLibrary } from "../rules/library.ts";
 import { AnalyticalCost } from "../cost/analytical.ts";
 import { saveOnnx } from "../onnx/load.ts";
-import { median, timeOrtNode, timeOrtWeb, timeRuns, type Timing } from "./peers.ts";
+import { median, ortWebBytes, timeOrtNode, timeOrtWeb, timeRuns, type Timing } from "./peers.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -121,7 +121,7 @@ for (const given of files) {
     }
     if (!values["no-ortweb"]) {
       try {
-        const w = await timeOrtWeb(Deno.readFileSync(given), inputs, opts);
+        const w = await timeOrtWeb(ortWebBytes(model), inputs, opts);
         row.ortwebMs = +w.median.toFixed(3);
       } catch (e) {
         row.ortwebError = (e as Error).message.slice(0, 200);

@@ -7,7 +7,9 @@
  * @module
  */
 import { SaturnError } from "../errors.ts";
+import type { Model } from "../ir/graph.ts";
 import type { Value } from "../ir/values.ts";
+import { encodeModel } from "../onnx/encode.ts";
 import { ortFeeds } from "../verify/ort.ts";
 
 /** Latencies of one executor. */
@@ -50,7 +52,19 @@ export async function timeRuns(
   return { name, median: median(runs), runs, first, setup };
 }
 
-/** ONNX Runtime Web (WebGPU execution provider) on the model's bytes. */
+/**
+ * The model as one buffer for ONNX Runtime Web, which cannot read external data files from disk
+ * ("Module.MountedFiles is not available"): weights are written inline (models under 2 GiB).
+ */
+export function ortWebBytes(model: Model): Uint8Array {
+  const enc = encodeModel(model);
+  if (enc.external) {
+    throw new SaturnError("BAD_INPUT", "ONNX Runtime Web cannot take a model past 2 GiB as one buffer (use --vs ort)");
+  }
+  return enc.bytes;
+}
+
+/** ONNX Runtime Web (WebGPU execution provider) on the model's bytes (`ortWebBytes`). */
 export async function timeOrtWeb(
   bytes: Uint8Array,
   inputs: ReadonlyMap<string, Value>,

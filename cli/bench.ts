@@ -11,11 +11,9 @@
 import { parseArgs } from "node:util";
 import { SaturnError } from "../errors.ts";
 import { loadOnnx } from "../onnx/load.ts";
-import { encodeModel } from "../onnx/encode.ts";
-import type { Model } from "../ir/graph.ts";
 import { randomInputs } from "../verify/inputs.ts";
 import { createSession } from "../webgpu/session.ts";
-import { median, timeOrtNode, timeOrtWeb, timeRuns, type Timing } from "../bench/peers.ts";
+import { median, ortWebBytes, timeOrtNode, timeOrtWeb, timeRuns, type Timing } from "../bench/peers.ts";
 import { type CliIO, parseDims, progress } from "./io.ts";
 
 const PEERS = new Set(["ortweb", "ort"]);
@@ -124,16 +122,4 @@ export async function benchCommand(args: string[], io: CliIO): Promise<number> {
     }
   }
   return 0;
-}
-
-/**
- * The model as one buffer for ONNX Runtime Web, which cannot read external data files from disk
- * ("Module.MountedFiles is not available"): weights are written inline (models under 2 GiB).
- */
-function ortWebBytes(model: Model): Uint8Array {
-  const enc = encodeModel(model);
-  if (enc.external) {
-    throw new SaturnError("BAD_INPUT", "ONNX Runtime Web cannot take a model past 2 GiB as one buffer (use --vs ort)");
-  }
-  return enc.bytes;
 }
