@@ -16,7 +16,7 @@
  * does not. New names carry a `/split` suffix no name of the model uses; other nodes are untouched.
  * @module
  */
-import type { Attribute, Graph, Model, Node } from "../ir/graph.ts";
+import { type Attribute, getAttr, type Graph, type Model, type Node } from "../ir/graph.ts";
 import { DataType } from "../ir/dtype.ts";
 import { inferModel } from "../ir/infer.ts";
 import { allocate, int64Tensor, sizeOf, Tensor } from "../ir/tensor.ts";
@@ -47,10 +47,9 @@ function ranges(n: number, per: number): [number, number][] {
   return out;
 }
 
-const attr = (n: Node, name: string) => n.attributes.find((a) => a.name === name);
 const intAttr = (n: Node, name: string, def: number) => {
-  const a = attr(n, name);
-  return a && a.type === "int" ? a.value : def;
+  const a = getAttr(n, name);
+  return a?.type === "int" ? a.value : def;
 };
 
 /**
@@ -95,7 +94,8 @@ export function splitLargeWeights(model: Model, maxBytes: number = DEFAULT_MAX_B
   for (const n of g.nodes) {
     const isMatMul = n.domain === "" && n.opType === "MatMul";
     const isGemm = n.domain === "" && n.opType === "Gemm";
-    const isGather = n.domain === "" && n.opType === "Gather" && intAttr(n, "axis", 0) === 0;
+    // the tables split are rank 2: axis −2 is axis 0
+    const isGather = n.domain === "" && n.opType === "Gather" && [0, -2].includes(intAttr(n, "axis", 0));
     const w = (isMatMul || isGemm) ? big(n.inputs[1]) : isGather ? big(n.inputs[0]) : undefined;
     if (!w) {
       nodes.push(n);
