@@ -220,3 +220,18 @@ Deno.test({
     await matches(nodes, { a, b }, {}, 18);
   },
 });
+
+Deno.test("Dropout in training mode with ratio 0 is an identity; an unread mask is fine, a read one is refused", async () => {
+  const x = rand([2, 5], 41);
+  const ratio = fromNumbers(DataType.FLOAT, [], [0]), training = fromNumbers(DataType.BOOL, [], [1]);
+  // as PyTorch exports attention dropout: the mask is named but nothing reads it
+  const dropped = node("Dropout", ["x", "r", "t"], ["d", "mask"]);
+  await matches([dropped, node("Relu", ["d"], ["y"])], { x }, { r: ratio, t: training });
+  const readMask = nodesModel(node("Dropout", ["x", "r", "t"], ["d", "mask"]), { x }, { r: ratio, t: training });
+  assertEquals(unsupportedNodes(readMask).map((u) => u.reason), ["the mask output is not supported"]);
+  const half = nodesModel([dropped, node("Relu", ["d"], ["y"])], { x }, {
+    r: fromNumbers(DataType.FLOAT, [], [0.5]),
+    t: training,
+  });
+  assertEquals(unsupportedNodes(half).map((u) => u.reason), ["training mode is not supported"]);
+});
