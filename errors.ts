@@ -29,7 +29,20 @@ export type SaturnErrorCode =
   | "RULE_ERROR"
   | "NO_GPU";
 
-/** An error in what the user gave Saturn (model, inputs, arguments). */
+/**
+ * An error in what the user gave Saturn (model, inputs, arguments). Anything else thrown is a
+ * bug in Saturn; the CLI tells the two apart by `instanceof SaturnError`.
+ * @example
+ * ```ts
+ * import { loadOnnxBytes, SaturnError } from "./mod.ts";
+ * try {
+ *   loadOnnxBytes(new Uint8Array(0), { name: "empty.onnx" });
+ *   throw new Error("an empty file must be refused");
+ * } catch (e) {
+ *   if (!(e instanceof SaturnError) || e.code !== "NOT_ONNX") throw e;
+ * }
+ * ```
+ */
 export class SaturnError extends Error {
   /** A stable, machine-readable reason. */
   readonly code: SaturnErrorCode;
@@ -37,6 +50,7 @@ export class SaturnError extends Error {
   readonly where?: string;
 
   /**
+   * Make an error with a stable code and a one-line message.
    * @param code stable reason
    * @param message one line naming the problem and where
    * @param where the node, tensor or file concerned
@@ -55,8 +69,24 @@ export class SaturnError extends Error {
   }
 }
 
-/** Raised while running or inferring an op: names the node and op. */
+/**
+ * Raised while running or inferring an op: names the node and op. Its code is `OP_ERROR`
+ * unless the cause is more specific (`SHAPE_ERROR`, `BAD_INPUT`, …).
+ * @example
+ * ```ts
+ * import { OpError, SaturnError } from "./mod.ts";
+ * const e = new OpError("Reshape node 'r': cannot reshape 6 elements to [4]", "r", "SHAPE_ERROR");
+ * if (!(e instanceof SaturnError) || e.code !== "SHAPE_ERROR" || e.where !== "r") throw new Error();
+ * if (new OpError("bad").code !== "OP_ERROR") throw new Error("OP_ERROR by default");
+ * ```
+ */
 export class OpError extends SaturnError {
+  /**
+   * Make an op error.
+   * @param message one line naming the node, the op and the problem
+   * @param where the node's name (or its first output's)
+   * @param code a more specific reason than `OP_ERROR`, when there is one
+   */
   constructor(message: string, where?: string, code: SaturnErrorCode = "OP_ERROR") {
     super(code, message, where);
     this.name = "OpError";

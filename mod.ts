@@ -25,13 +25,40 @@ export { decodeModel, MAX_IR_VERSION, MAX_OPSETS } from "./onnx/decode.ts";
 export { type EncodedModel, encodeModel, type ExternalDataOptions } from "./onnx/encode.ts";
 export { DataType, dtypeFromName, dtypeName } from "./ir/dtype.ts";
 export { float32Tensor, fromNumbers, int64Tensor, sizeOf, Tensor, type TensorData, toNumbers } from "./ir/tensor.ts";
-export type { Dim, TensorType, ValueType } from "./ir/types.ts";
+export type {
+  Dim,
+  MapType,
+  OpaqueType,
+  OptionalType,
+  SequenceType,
+  SparseTensorType,
+  TensorType,
+  ValueType,
+} from "./ir/types.ts";
 export { MapValue, OptionalValue, SequenceValue, type Value } from "./ir/values.ts";
-export type { Attribute, FunctionDef, Graph, Model, Node, OpsetImport, ValueInfo } from "./ir/graph.ts";
+export type {
+  Attribute,
+  AttrType,
+  AttrValueOf,
+  FunctionDef,
+  Graph,
+  InitializerMeta,
+  Metadata,
+  Model,
+  Node,
+  OpsetImport,
+  SparseTensor,
+  TensorAnnotation,
+  TrainingInfo,
+  ValueInfo,
+} from "./ir/graph.ts";
 export { validateGraph } from "./ir/validate.ts";
 export { inferModel, type InferResult } from "./ir/infer.ts";
 export { findUnsupported, runModel } from "./ir/interpreter.ts";
 export { findOp, type OpDef, registeredOps, registerOps } from "./ir/ops/registry.ts";
+export type { NodeContext } from "./ir/ops/node_context.ts";
+export type { RunContext, SubgraphRunner } from "./ir/ops/run_context.ts";
+export type { InferContext, SubgraphTyper } from "./ir/ops/infer_context.ts";
 export { type ModelStats, modelStats } from "./ir/stats.ts";
 export { inputsFromJson, type RandomInputOptions, randomInputs } from "./verify/inputs.ts";
 export { type OrtOptions, runOrt } from "./verify/ort.ts";

@@ -52,12 +52,37 @@ for (const [k, v] of Object.entries(DataType)) NAMES[v] = k.toLowerCase();
 NAMES[DataType.FLOAT] = "float32";
 NAMES[DataType.DOUBLE] = "float64";
 
-/** Lower-case name of a type, `float32` for FLOAT and `float64` for DOUBLE. */
+/**
+ * Lower-case name of a type, `float32` for FLOAT and `float64` for DOUBLE; an unknown code
+ * reads `dtype(<code>)` rather than throwing, so error messages can always name the type.
+ * @param t an ONNX element type code
+ * @returns the name, e.g. `"int64"`
+ * @example
+ * ```ts
+ * import { DataType, dtypeName } from "./dtype.ts";
+ * if (dtypeName(DataType.FLOAT) !== "float32") throw new Error("FLOAT is float32");
+ * if (dtypeName(DataType.INT64) !== "int64") throw new Error("INT64 is int64");
+ * if (dtypeName(99) !== "dtype(99)") throw new Error("unknown codes are named by number");
+ * ```
+ */
 export function dtypeName(t: number): string {
   return NAMES[t] ?? `dtype(${t})`;
 }
 
-/** The type for a name as `dtypeName` writes it (also accepts ONNX's upper-case names). */
+/**
+ * The type for a name as `dtypeName` writes it (also accepts ONNX's upper-case names and
+ * `float`/`double`); the inverse of `dtypeName` on every known type.
+ * @param name a type name, any case
+ * @returns the type code, or undefined for a name no type has
+ * @example
+ * ```ts
+ * import { DataType, dtypeFromName, dtypeName } from "./dtype.ts";
+ * if (dtypeFromName("float32") !== DataType.FLOAT) throw new Error("float32");
+ * if (dtypeFromName("FLOAT16") !== DataType.FLOAT16) throw new Error("upper case");
+ * if (dtypeFromName(dtypeName(DataType.BFLOAT16)) !== DataType.BFLOAT16) throw new Error("round trip");
+ * if (dtypeFromName("float31") !== undefined) throw new Error("unknown name");
+ * ```
+ */
 export function dtypeFromName(name: string): DataType | undefined {
   const n = name.toLowerCase();
   if (n === "float32" || n === "float") return DataType.FLOAT;

@@ -60,11 +60,21 @@ interface Ctx {
 }
 
 /**
- * Infer the type of every value of a model.
+ * Infer the type of every value of a model: fold what is constant, type the rest by each op's
+ * `infer`, and fill what stays open from the types the file declares. Never throws for an op
+ * it cannot type: that value stays untyped and a warning says why.
+ * @param model the model (not modified)
+ * @returns types of the main graph's values, the constants found, and warnings
  * @example
- * ```ts ignore
- * const { types } = inferModel(loadOnnx("model.onnx"));
- * console.log(types.get("logits"));
+ * ```ts
+ * import { inferModel, loadOnnx } from "../mod.ts";
+ * const model = loadOnnx("examples/bert_tiny.onnx");
+ * const { types } = inferModel(model);
+ * const out = types.get(model.graph.outputs[0].name);
+ * if (out?.kind !== "tensor" || out.shape?.join() !== "1,32,128") throw new Error("hidden states [1,32,128]");
+ * for (const n of model.graph.nodes) {
+ *   for (const o of n.outputs) if (o && !types.has(o)) throw new Error(`'${o}' is untyped`);
+ * }
  * ```
  */
 export function inferModel(model: Model): InferResult {

@@ -32,7 +32,23 @@ interface Env {
   functions: readonly FunctionDef[];
 }
 
-/** The op a node calls that Saturn cannot run, or undefined when every op (and subgraph op) is known. */
+/**
+ * The op a node calls that Saturn cannot run, or undefined when every op (and subgraph op) is
+ * known. Nodes that call a model-local function count as supported.
+ * @param model the model
+ * @returns the first node whose op is neither registered nor a model-local function
+ * @example
+ * ```ts
+ * import { findUnsupported, loadOnnx, type Model } from "../mod.ts";
+ * const model = loadOnnx("examples/bert_tiny.onnx");
+ * if (findUnsupported(model) !== undefined) throw new Error("every op of bert_tiny runs");
+ * const odd: Model = { ...model, graph: { ...model.graph, nodes: [
+ *   ...model.graph.nodes,
+ *   { name: "n", opType: "Frobnicate", domain: "com.example", inputs: [], outputs: ["z"], attributes: [] },
+ * ] } };
+ * if (findUnsupported(odd)?.opType !== "Frobnicate") throw new Error("an unknown op is found");
+ * ```
+ */
 export function findUnsupported(model: Model): Node | undefined {
   const fnKeys = new Set(model.functions.map((f) => `${f.domain}::${f.name}`));
   const visit = (g: Graph): Node | undefined => {
@@ -49,10 +65,27 @@ export function findUnsupported(model: Model): Node | undefined {
 }
 
 /**
- * Run a model on named inputs and return its outputs by name.
+ * Run a model on named inputs and return its outputs by name, on the reference interpreter
+ * (exact ONNX semantics on the CPU). An input that also names an initializer may be left out:
+ * the initializer is its default.
+ * @param model the model
+ * @param inputs a value for every graph input without a default
+ * @returns each graph output's value (undefined for an omitted optional output)
+ * @throws {SaturnError} `BAD_INPUT` for a missing or unknown input
  * @example
- * ```ts ignore
- * const outputs = runModel(model, new Map([["x", float32Tensor([2], [1, 2])]]));
+ * ```ts
+ * import { float32Tensor, type Model, runModel } from "../mod.ts";
+ * const model: Model = {
+ *   irVersion: 8, opsetImports: [{ domain: "", version: 17 }], metadataProps: [], trainingInfo: [], functions: [],
+ *   graph: {
+ *     name: "g", initializers: new Map(), sparseInitializers: [], valueInfo: [],
+ *     inputs: [{ name: "x", type: { kind: "tensor", dtype: 1, shape: [3] } }],
+ *     outputs: [{ name: "y" }],
+ *     nodes: [{ name: "relu", opType: "Relu", domain: "", inputs: ["x"], outputs: ["y"], attributes: [] }],
+ *   },
+ * };
+ * const y = runModel(model, new Map([["x", float32Tensor([3], [-1, 0, 2])]])).get("y");
+ * if (!y || !("data" in y) || Array.from(y.data as Float32Array).join() !== "0,0,2") throw new Error("relu");
  * ```
  */
 export function runModel(model: Model, inputs: ReadonlyMap<string, Value>): Map<string, Value | undefined> {

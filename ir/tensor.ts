@@ -29,7 +29,18 @@ export type TensorData =
   | BigUint64Array
   | string[];
 
-/** Number of elements of a shape (1 for a scalar). */
+/**
+ * Number of elements of a shape (1 for a scalar, 0 when any dimension is 0).
+ * @param dims the dimensions
+ * @returns their product
+ * @example
+ * ```ts
+ * import { sizeOf } from "./tensor.ts";
+ * if (sizeOf([2, 3, 4]) !== 24) throw new Error("product of dims");
+ * if (sizeOf([]) !== 1) throw new Error("a scalar has one element");
+ * if (sizeOf([5, 0]) !== 0) throw new Error("a zero dim empties the tensor");
+ * ```
+ */
 export function sizeOf(dims: readonly number[]): number {
   let n = 1;
   for (const d of dims) n *= d;
@@ -72,7 +83,20 @@ export function allocate(dtype: number, n: number): TensorData {
   }
 }
 
-/** An immutable-by-convention dense tensor. */
+/**
+ * An immutable-by-convention dense tensor: `dtype`, `dims`, and `data` whose array kind
+ * follows from the dtype (see `ir/dtype.ts`). A tensor made by `Tensor.fromRaw` holds raw
+ * bytes until `data` is first read, so loading a model copies no weights.
+ * @example
+ * ```ts
+ * import { DataType, Tensor } from "../mod.ts";
+ * const t = new Tensor(DataType.FLOAT, [2, 2], new Float32Array([1, 2, 3, 4]));
+ * if (t.size !== 4 || t.byteLength !== 16) throw new Error("4 float32 elements, 16 bytes");
+ * const raw = Tensor.fromRaw(DataType.INT32, [2], new Uint8Array([7, 0, 0, 0, 9, 0, 0, 0]));
+ * if (raw.raw === undefined) throw new Error("raw bytes are kept until data is read");
+ * if ((raw.data as Int32Array)[1] !== 9) throw new Error("little-endian decode");
+ * ```
+ */
 export class Tensor {
   /** Element type (ONNX code). */
   readonly dtype: DataType;
@@ -82,6 +106,7 @@ export class Tensor {
   #raw: Uint8Array | undefined;
 
   /**
+   * Wrap existing storage (not copied) as a tensor.
    * @param dtype element type
    * @param dims dimensions
    * @param data storage of the right kind and length (see `ir/dtype.ts`)
@@ -218,6 +243,16 @@ export function encodeRaw(t: Tensor): Uint8Array {
 /**
  * Element values as doubles: floats of every width decoded, bool as 0/1, int64 rounded to the
  * nearest double. Complex and string tensors are refused.
+ * @param t the tensor
+ * @returns a new array of `t.size` doubles, row-major
+ * @throws {TypeError} for complex and string tensors
+ * @example
+ * ```ts
+ * import { DataType, fromNumbers, toNumbers } from "../mod.ts";
+ * const half = fromNumbers(DataType.FLOAT16, [3], [0.5, -2, 65504]);
+ * const back = toNumbers(half);
+ * if (back.join() !== "0.5,-2,65504") throw new Error("float16 values decode exactly");
+ * ```
  */
 export function toNumbers(t: Tensor): Float64Array {
   const d = t.data;
@@ -271,6 +306,18 @@ export function toInts(t: Tensor): number[] {
  * A tensor of `dtype` from double values, rounded as a cast would: floats to nearest even
  * (float8 saturating), integers truncated toward zero then wrapped to the type's width, bool
  * as value ≠ 0. For exact int64 arithmetic build a BigInt64Array instead.
+ * @param dtype element type of the result
+ * @param dims dimensions; their product must equal `values.length`
+ * @param values the elements, row-major
+ * @returns a new tensor
+ * @example
+ * ```ts
+ * import { DataType, fromNumbers, toNumbers } from "../mod.ts";
+ * const t = fromNumbers(DataType.INT8, [3], [1.9, -1.9, 130]);
+ * if (toNumbers(t).join() !== "1,-1,-126") throw new Error("truncate toward zero, then wrap to 8 bits");
+ * const b = fromNumbers(DataType.BOOL, [2], [0, 0.5]);
+ * if (toNumbers(b).join() !== "0,1") throw new Error("bool is value != 0");
+ * ```
  */
 export function fromNumbers(dtype: DataType, dims: readonly number[], values: ArrayLike<number>): Tensor {
   const n = sizeOf(dims);
@@ -328,14 +375,38 @@ function toBigInt(v: number): bigint {
   return BigInt(Math.trunc(v));
 }
 
-/** An INT64 tensor from integer numbers. */
+/**
+ * An INT64 tensor from integer numbers (shapes, axes, indices); each must be a safe integer.
+ * @param dims dimensions; their product must equal `values.length`
+ * @param values the elements, row-major
+ * @returns a tensor whose `data` is a BigInt64Array
+ * @example
+ * ```ts
+ * import { DataType, int64Tensor } from "../mod.ts";
+ * const shape = int64Tensor([2], [1, -1]);
+ * if (shape.dtype !== DataType.INT64) throw new Error("int64");
+ * if ((shape.data as BigInt64Array)[1] !== -1n) throw new Error("stored as bigint");
+ * ```
+ */
 export function int64Tensor(dims: readonly number[], values: readonly number[]): Tensor {
   const out = new BigInt64Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = BigInt(values[i]);
   return new Tensor(DataType.INT64, dims, out);
 }
 
-/** A FLOAT tensor from numbers. */
+/**
+ * A FLOAT tensor from numbers, each rounded to float32.
+ * @param dims dimensions; their product must equal `values.length`
+ * @param values the elements, row-major
+ * @returns a tensor whose `data` is a Float32Array
+ * @example
+ * ```ts
+ * import { float32Tensor } from "../mod.ts";
+ * const t = float32Tensor([2, 2], [1, 2, 3, 0.1]);
+ * if (t.dims.join() !== "2,2") throw new Error("dims kept");
+ * if (t.data[3] !== Math.fround(0.1)) throw new Error("rounded to float32");
+ * ```
+ */
 export function float32Tensor(dims: readonly number[], values: ArrayLike<number>): Tensor {
   return new Tensor(DataType.FLOAT, dims, Float32Array.from(values as ArrayLike<number>));
 }

@@ -13,49 +13,71 @@ export type Dim = number | string;
 
 /** A tensor's static type; `shape` undefined means the rank is unknown. */
 export interface TensorType {
+  /** Discriminant of `ValueType`. */
   kind: "tensor";
+  /** Element type. */
   dtype: DataType;
+  /** Dimensions, known or symbolic; `[]` is a scalar, undefined an unknown rank. */
   shape?: Dim[];
   /** ONNX denotations of the type and its dims, kept so nothing is lost on the way through. */
   denotation?: string;
+  /** ONNX denotation of each dimension (e.g. `"DATA_BATCH"`), by position. */
   dimDenotations?: (string | undefined)[];
 }
 
 /** A sparse tensor's static type. */
 export interface SparseTensorType {
+  /** Discriminant of `ValueType`. */
   kind: "sparse_tensor";
+  /** Element type of the stored values. */
   dtype: DataType;
+  /** Dimensions of the dense tensor it stands for; undefined for an unknown rank. */
   shape?: Dim[];
+  /** ONNX type denotation, kept as read. */
   denotation?: string;
 }
 
 /** A sequence of values of one type. */
 export interface SequenceType {
+  /** Discriminant of `ValueType`. */
   kind: "sequence";
+  /** Type of every element; undefined when unknown. */
   elem?: ValueType;
+  /** ONNX type denotation, kept as read. */
   denotation?: string;
 }
 
 /** A map from an integer or string key type to values. */
 export interface MapType {
+  /** Discriminant of `ValueType`. */
   kind: "map";
+  /** Key type: an integer type or STRING. */
   keyType: DataType;
+  /** Type of every value; undefined when unknown. */
   value?: ValueType;
+  /** ONNX type denotation, kept as read. */
   denotation?: string;
 }
 
 /** A value that may be absent. */
 export interface OptionalType {
+  /** Discriminant of `ValueType`. */
   kind: "optional";
+  /** Type of the value when present; undefined when unknown. */
   elem?: ValueType;
+  /** ONNX type denotation, kept as read. */
   denotation?: string;
 }
 
 /** ONNX-ML's opaque type. */
 export interface OpaqueType {
+  /** Discriminant of `ValueType`. */
   kind: "opaque";
+  /** Domain that defines the type. */
   domain: string;
+  /** The type's name within `domain`. */
   name: string;
+  /** ONNX type denotation, kept as read. */
   denotation?: string;
 }
 

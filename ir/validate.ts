@@ -14,7 +14,34 @@ function nodeLabel(n: Node): string {
   return n.name ? `'${n.name}'` : `(${n.opType} writing '${n.outputs[0] ?? ""}')`;
 }
 
-/** Check `graph` (and its subgraphs) and sort its nodes; `outer` holds names visible from enclosing graphs. */
+/**
+ * Check `graph` (and its subgraphs) and sort its nodes topologically, in place. A graph that
+ * is already sorted keeps its order.
+ * @param graph the graph; its `nodes` are replaced by the sorted list
+ * @param outer names visible from enclosing graphs (for a subgraph)
+ * @throws {SaturnError} `UNDEFINED_VALUE`, `DUPLICATE_VALUE` or `GRAPH_CYCLE` naming the value or node
+ * @example
+ * ```ts
+ * import { type Graph, SaturnError, validateGraph } from "../mod.ts";
+ * const graph: Graph = {
+ *   name: "g", initializers: new Map(), sparseInitializers: [], valueInfo: [],
+ *   inputs: [{ name: "x" }], outputs: [{ name: "z" }],
+ *   nodes: [
+ *     { name: "b", opType: "Neg", domain: "", inputs: ["y"], outputs: ["z"], attributes: [] },
+ *     { name: "a", opType: "Relu", domain: "", inputs: ["x"], outputs: ["y"], attributes: [] },
+ *   ],
+ * };
+ * validateGraph(graph);
+ * if (graph.nodes.map((n) => n.name).join() !== "a,b") throw new Error("sorted: a feeds b");
+ * graph.nodes[0].inputs = ["nowhere"];
+ * try {
+ *   validateGraph(graph);
+ *   throw new Error("an undefined input must be refused");
+ * } catch (e) {
+ *   if (!(e instanceof SaturnError) || e.code !== "UNDEFINED_VALUE") throw e;
+ * }
+ * ```
+ */
 export function validateGraph(graph: Graph, outer: ReadonlySet<string> = new Set()): void {
   const producer = new Map<string, number>(); // value → producing node index, -1 for inputs/initializers
   const define = (name: string, who: number, where: string) => {

@@ -20,6 +20,15 @@ export class InferContext extends NodeContext {
   readonly #shapeValues: readonly (Dim[] | undefined)[];
   readonly #typeSubgraph: SubgraphTyper;
 
+  /**
+   * Made by shape inference for each node it types.
+   * @param node the node
+   * @param opset the opset version the model imports for the node's domain
+   * @param types static types of the inputs, by position
+   * @param constants values of the inputs known statically, by position
+   * @param shapeValues symbolic values of small integer inputs, by position
+   * @param typeSubgraph types a control-flow body in this node's scope
+   */
   constructor(
     node: Node,
     opset: number,

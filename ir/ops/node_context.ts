@@ -15,6 +15,11 @@ export class NodeContext {
   /** The opset version the model imports for the node's domain. */
   readonly opset: number;
 
+  /**
+   * Context of `node` at its domain's opset version `opset`.
+   * @param node the node
+   * @param opset the opset version the model imports for the node's domain
+   */
   constructor(node: Node, opset: number) {
     this.node = node;
     this.opset = opset;

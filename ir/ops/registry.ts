@@ -42,17 +42,56 @@ function key(domain: string, opType: string): string {
   return `${d}::${opType}`;
 }
 
-/** Register op definitions (a later registration of the same op replaces the earlier). */
+/**
+ * Register op definitions (a later registration of the same op replaces the earlier). A
+ * registered op is run by the reference interpreter and typed by shape inference.
+ * @param defs the definitions
+ * @example
+ * ```ts
+ * import { findOp, float32Tensor, registerOps, Tensor } from "../../mod.ts";
+ * registerOps([{
+ *   opType: "Double",
+ *   domain: "com.example",
+ *   run: (ctx) => {
+ *     const x = ctx.input(0);
+ *     return [float32Tensor([...x.dims], Array.from(x.data as Float32Array, (v) => 2 * v))];
+ *   },
+ * }]);
+ * const def = findOp("com.example", "Double")!;
+ * if (def.opType !== "Double") throw new Error("registered");
+ * ```
+ */
 export function registerOps(defs: readonly OpDef[]): void {
   for (const d of defs) registry.set(key(d.domain ?? "", d.opType), d);
 }
 
-/** The definition of an op, if Saturn implements it. */
+/**
+ * The definition of an op, if Saturn implements it.
+ * @param domain the op's domain (`""` and `"ai.onnx"` are the same)
+ * @param opType the op type
+ * @returns its definition, or undefined
+ * @example
+ * ```ts
+ * import { findOp } from "../../mod.ts";
+ * if (findOp("ai.onnx", "Relu") !== findOp("", "Relu")) throw new Error("ai.onnx is the default domain");
+ * if (findOp("", "NoSuchOp") !== undefined) throw new Error("unknown op");
+ * ```
+ */
 export function findOp(domain: string, opType: string): OpDef | undefined {
   return registry.get(key(domain, opType));
 }
 
-/** Every registered op as `domain::OpType` (domain empty for ai.onnx). */
+/**
+ * Every registered op as `domain::OpType` (domain empty for ai.onnx), sorted.
+ * @returns the keys
+ * @example
+ * ```ts
+ * import { registeredOps } from "../../mod.ts";
+ * const ops = registeredOps();
+ * if (!ops.includes("::MatMul")) throw new Error("MatMul is built in");
+ * if (ops.join() !== [...ops].sort().join()) throw new Error("sorted");
+ * ```
+ */
 export function registeredOps(): string[] {
   return [...registry.keys()].sort();
 }

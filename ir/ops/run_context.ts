@@ -16,6 +16,13 @@ export class RunContext extends NodeContext {
   readonly inputs: readonly (Value | undefined)[];
   readonly #runSubgraph: SubgraphRunner;
 
+  /**
+   * Made by the interpreter for each node it runs.
+   * @param node the node
+   * @param opset the opset version the model imports for the node's domain
+   * @param inputs input values by position
+   * @param runSubgraph runs a control-flow body in this node's scope
+   */
   constructor(node: Node, opset: number, inputs: readonly (Value | undefined)[], runSubgraph: SubgraphRunner) {
     super(node, opset);
     this.inputs = inputs;
