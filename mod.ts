@@ -22,6 +22,7 @@
 export { OpError, SaturnError, type SaturnErrorCode } from "./errors.ts";
 export { type LoadBytesOptions, loadOnnx, loadOnnxBytes, saveOnnx, type SaveOptions } from "./onnx/load.ts";
 export { decodeModel, MAX_IR_VERSION, MAX_OPSETS } from "./onnx/decode.ts";
+export type { ExternalReader } from "./onnx/tensor_proto.ts";
 export { type EncodedModel, encodeModel, type ExternalDataOptions } from "./onnx/encode.ts";
 export { DataType, dtypeFromName, dtypeName } from "./ir/dtype.ts";
 export { float32Tensor, fromNumbers, int64Tensor, sizeOf, Tensor, type TensorData, toNumbers } from "./ir/tensor.ts";
@@ -56,6 +57,9 @@ export { validateGraph } from "./ir/validate.ts";
 export { inferModel, type InferResult } from "./ir/infer.ts";
 export { findUnsupported, runModel } from "./ir/interpreter.ts";
 export { findOp, type OpDef, registeredOps, registerOps } from "./ir/ops/registry.ts";
+export type { NodeContext } from "./ir/ops/node_context.ts";
+export type { RunContext, SubgraphRunner } from "./ir/ops/run_context.ts";
+export type { InferContext, SubgraphTyper } from "./ir/ops/infer_context.ts";
 export type { NodeContext } from "./ir/ops/node_context.ts";
 export type { RunContext, SubgraphRunner } from "./ir/ops/run_context.ts";
 export type { InferContext, SubgraphTyper } from "./ir/ops/infer_context.ts";

@@ -38,7 +38,24 @@ export const MAX_OPSETS: Readonly<Record<string, number>> = {
 
 const utf8 = new TextDecoder();
 
-/** Decode a ModelProto. `external` resolves external tensor data (see `onnx/external.ts`). */
+/**
+ * Decode a ModelProto, without validating the graph (`loadOnnxBytes` does both). Checks the IR
+ * version, opsets, tensor sizes and external data locations.
+ * @param bytes a serialized ModelProto; tensors stay views into it
+ * @param external resolves external tensor data (see `onnx/external.ts`); without it, a tensor
+ * with external data is refused
+ * @param file name used in error messages
+ * @returns the model, nodes in file order
+ * @example
+ * ```ts
+ * import { decodeModel, MAX_IR_VERSION, MAX_OPSETS } from "../mod.ts";
+ * const model = decodeModel(Deno.readFileSync("examples/bert_tiny.onnx"));
+ * if (model.irVersion > MAX_IR_VERSION) throw new Error("IR version within what loads");
+ * for (const o of model.opsetImports) {
+ *   if (o.version > (MAX_OPSETS[o.domain] ?? Infinity)) throw new Error("opsets within what loads");
+ * }
+ * ```
+ */
 export function decodeModel(bytes: Uint8Array, external?: ExternalReader, file = "model"): Model {
   if (bytes.byteLength === 0) throw new SaturnError("NOT_ONNX", `${file}: the file is empty`, file);
   let m: Proto;

@@ -26,13 +26,36 @@ export interface ExternalDataOptions {
 
 /** Result of encoding: the model bytes and, when used, the external data chunks in order. */
 export interface EncodedModel {
+  /** The ModelProto; its external tensors point into `external`'s file. */
   bytes: Uint8Array;
+  /** The data file to write beside the model, as chunks to write in order (`size` bytes in all). */
   external?: { location: string; chunks: Uint8Array[]; size: number };
 }
 
 const utf8 = new TextEncoder();
 
-/** Encode a model. With `external`, or when the model would pass 2 GiB, weights go to a data file. */
+/**
+ * Encode a model. With `external`, or when the model would pass 2 GiB, weights go to a data
+ * file; nothing is written to disk here (`saveOnnx` writes).
+ * @param model the model
+ * @param external which initializers go to a data file, and its name
+ * @param defaultLocation the data file's name when size alone forces external data
+ * @returns the ModelProto bytes and the external data, if any
+ * @throws {SaturnError} `BAD_ARGUMENT` when the graph without its weights still passes 2 GiB
+ * @example
+ * ```ts
+ * import { decodeModel, encodeModel, loadOnnx } from "../mod.ts";
+ * const model = loadOnnx("examples/bert_tiny.onnx");
+ * const inline = encodeModel(model);
+ * if (inline.external !== undefined) throw new Error("small models stay in one file");
+ * if (decodeModel(inline.bytes).graph.nodes.length !== model.graph.nodes.length) throw new Error("round trip");
+ * const split = encodeModel(model, { location: "w.bin", threshold: 1024 });
+ * const chunkBytes = split.external!.chunks.reduce((n, c) => n + c.byteLength, 0);
+ * if (chunkBytes !== split.external!.size || split.bytes.byteLength >= inline.bytes.byteLength) {
+ *   throw new Error("weights moved to the data file");
+ * }
+ * ```
+ */
 export function encodeModel(
   model: Model,
   external?: ExternalDataOptions,
