@@ -23,6 +23,7 @@ export { OpError, SaturnError, type SaturnErrorCode } from "./errors.ts";
 export { type LoadBytesOptions, loadOnnx, loadOnnxBytes, saveOnnx, type SaveOptions } from "./onnx/load.ts";
 export { decodeModel, MAX_IR_VERSION, MAX_OPSETS } from "./onnx/decode.ts";
 export type { ExternalReader } from "./onnx/tensor_proto.ts";
+export type { ExternalReader } from "./onnx/tensor_proto.ts";
 export { type EncodedModel, encodeModel, type ExternalDataOptions } from "./onnx/encode.ts";
 export { DataType, dtypeFromName, dtypeName } from "./ir/dtype.ts";
 export { float32Tensor, fromNumbers, int64Tensor, sizeOf, Tensor, type TensorData, toNumbers } from "./ir/tensor.ts";
@@ -63,10 +64,18 @@ export type { InferContext, SubgraphTyper } from "./ir/ops/infer_context.ts";
 export type { NodeContext } from "./ir/ops/node_context.ts";
 export type { RunContext, SubgraphRunner } from "./ir/ops/run_context.ts";
 export type { InferContext, SubgraphTyper } from "./ir/ops/infer_context.ts";
+export type { NodeContext } from "./ir/ops/node_context.ts";
+export type { RunContext, SubgraphRunner } from "./ir/ops/run_context.ts";
+export type { InferContext, SubgraphTyper } from "./ir/ops/infer_context.ts";
 export { type ModelStats, modelStats } from "./ir/stats.ts";
 export { inputsFromJson, type RandomInputOptions, randomInputs } from "./verify/inputs.ts";
 export { type OrtOptions, runOrt } from "./verify/ort.ts";
-export { type ConformanceReport, runConformance, type TestResult } from "./conformance/runner.ts";
+export {
+  type ConformanceOptions,
+  type ConformanceReport,
+  runConformance,
+  type TestResult,
+} from "./conformance/runner.ts";
 export { compareTensors, compareValues, type Tolerance } from "./conformance/compare.ts";
 export {
   DEFAULT_LIMITS,

@@ -10,7 +10,9 @@ import { MapValue, OptionalValue, SequenceValue, type Value } from "../ir/values
 
 /** Tolerances for float comparisons. */
 export interface Tolerance {
+  /** Relative tolerance: scales with the expected value's magnitude. */
   rtol: number;
+  /** Absolute tolerance: the floor that matters near zero. */
   atol: number;
 }
 
@@ -20,7 +22,25 @@ export interface ErrorStats {
   maxRel: number;
 }
 
-/** Undefined when `actual` matches `expected`, else a one-line reason. */
+/**
+ * Undefined when `actual` matches `expected`, else a one-line reason. Sequences and maps match
+ * element by element; an optional matches its content (or "none" matches absence).
+ * @param actual the value computed
+ * @param expected the reference value
+ * @param tol tolerance for float elements
+ * @returns undefined on a match, else where and how they differ
+ * @example
+ * ```ts
+ * import { compareValues, float32Tensor, SequenceValue } from "../mod.ts";
+ * const tol = { rtol: 1e-3, atol: 1e-7 };
+ * const a = new SequenceValue([float32Tensor([2], [1, 2])]);
+ * if (compareValues(a, new SequenceValue([float32Tensor([2], [1, 2.0001])]), tol) !== undefined) {
+ *   throw new Error("within rtol");
+ * }
+ * const why = compareValues(a, new SequenceValue([float32Tensor([2], [1, 3])]), tol);
+ * if (!why?.startsWith("item 0: element 1")) throw new Error("names the item and element");
+ * ```
+ */
 export function compareValues(
   actual: Value | undefined,
   expected: Value | undefined,
@@ -63,7 +83,26 @@ export function compareValues(
   return undefined;
 }
 
-/** Undefined when the tensors match, else a one-line reason (first differing element). */
+/**
+ * Undefined when the tensors match, else a one-line reason (first differing element). Dtype
+ * and shape must be equal; floats match within `|a − e| ≤ atol + rtol·|e|` (NaN matches NaN,
+ * an infinity matches itself); everything else must be equal.
+ * @param a the tensor computed
+ * @param e the expected tensor
+ * @param tol tolerance for float elements
+ * @returns undefined on a match, else the reason
+ * @example
+ * ```ts
+ * import { compareTensors, float32Tensor, int64Tensor } from "../mod.ts";
+ * const tol = { rtol: 0, atol: 0.01 };
+ * const e = float32Tensor([3], [1, NaN, -Infinity]);
+ * if (compareTensors(float32Tensor([3], [1.005, NaN, -Infinity]), e, tol) !== undefined) throw new Error("match");
+ * if (compareTensors(float32Tensor([3], [1.02, NaN, -Infinity]), e, tol) !== "element 0: 1.0199999809265137, expected 1") {
+ *   throw new Error("first differing element");
+ * }
+ * if (compareTensors(int64Tensor([3], [1, 2, 3]), e, tol) !== "dtype int64, expected float32") throw new Error("dtype");
+ * ```
+ */
 export function compareTensors(a: Tensor, e: Tensor, tol: Tolerance): string | undefined {
   if (a.dtype !== e.dtype) return `dtype ${dtypeName(a.dtype)}, expected ${dtypeName(e.dtype)}`;
   if (a.dims.length !== e.dims.length || a.dims.some((d, i) => d !== e.dims[i])) {

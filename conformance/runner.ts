@@ -21,18 +21,25 @@ export interface TestResult {
   name: string;
   /** The op the test is about (for `*_expanded` tests, the op of the test it expands). */
   op: string;
+  /** Passed: every output of every data set matched; unsupported: the backend cannot run it (never a pass). */
   status: "passed" | "failed" | "unsupported";
   /** Why it failed or is unsupported. */
   reason?: string;
+  /** Wall time of the test, load included, in milliseconds. */
   ms: number;
 }
 
 /** Totals and per-test results. */
 export interface ConformanceReport {
+  /** Tests whose every output matched. */
   passed: number;
+  /** Tests that ran and differed, threw, or failed to load. */
   failed: number;
+  /** Tests the backend cannot run (an op, dtype or random op it lacks). */
   unsupported: number;
+  /** `passed + failed + unsupported`. */
   total: number;
+  /** One result per test folder, in the order they ran. */
   tests: TestResult[];
 }
 
@@ -42,6 +49,7 @@ export interface ConformanceOptions {
   filter?: RegExp;
   /** Called after each test (progress). */
   onResult?: (r: TestResult, done: number, total: number) => void;
+  /** Float tolerance of output comparisons (default rtol 1e-3, atol 1e-7, ONNX's own). */
   tolerance?: Tolerance;
 }
 
@@ -248,7 +256,41 @@ export function selectTests(dirs: readonly string[], opts: ConformanceOptions = 
   return findTests(dirs).filter((d) => !opts.filter || opts.filter.test(path.basename(d)));
 }
 
-/** Run every test folder under `dirs` on the reference interpreter. */
+/**
+ * Run every test folder under `dirs` on the reference interpreter. A test folder holds
+ * `model.onnx` and `test_data_set_N/{input,output}_K.pb`; `dirs` may name test folders,
+ * suites of them (`node/`), or folders of suites.
+ * @param dirs folders to search, two levels deep
+ * @param opts a name filter, a progress callback, the tolerance
+ * @returns totals and one result per test
+ * @throws {SaturnError} `FILE_NOT_FOUND` for a folder that does not exist
+ * @example
+ * ```ts
+ * import { type Model, runConformance, saveOnnx } from "../mod.ts";
+ * const model: Model = {
+ *   irVersion: 8, opsetImports: [{ domain: "", version: 17 }], metadataProps: [], trainingInfo: [], functions: [],
+ *   graph: {
+ *     name: "g", initializers: new Map(), sparseInitializers: [], valueInfo: [],
+ *     inputs: [{ name: "x", type: { kind: "tensor", dtype: 1, shape: [3] } }],
+ *     outputs: [{ name: "y", type: { kind: "tensor", dtype: 1, shape: [3] } }],
+ *     nodes: [{ name: "relu", opType: "Relu", domain: "", inputs: ["x"], outputs: ["y"], attributes: [] }],
+ *   },
+ * };
+ * const suite = Deno.makeTempDirSync();
+ * Deno.mkdirSync(`${suite}/test_relu/test_data_set_0`, { recursive: true });
+ * saveOnnx(model, `${suite}/test_relu/model.onnx`);
+ * // a TensorProto: dims [n] (field 1), data_type FLOAT (field 2), raw_data (field 9)
+ * const pb = (xs: number[]) =>
+ *   new Uint8Array([8, xs.length, 16, 1, 74, 4 * xs.length, ...new Uint8Array(new Float32Array(xs).buffer)]);
+ * Deno.writeFileSync(`${suite}/test_relu/test_data_set_0/input_0.pb`, pb([-1, 0, 2]));
+ * Deno.writeFileSync(`${suite}/test_relu/test_data_set_0/output_0.pb`, pb([0, 0, 2]));
+ * const report = runConformance([suite]);
+ * if (report.passed !== 1 || report.tests[0].op !== "Relu") throw new Error(JSON.stringify(report.tests));
+ * Deno.writeFileSync(`${suite}/test_relu/test_data_set_0/output_0.pb`, pb([0, 0, 3]));
+ * if (runConformance([suite]).failed !== 1) throw new Error("a wrong expected output fails");
+ * Deno.removeSync(suite, { recursive: true });
+ * ```
+ */
 export function runConformance(dirs: readonly string[], opts: ConformanceOptions = {}): ConformanceReport {
   const all = selectTests(dirs, opts);
   const tests: TestResult[] = [];
