@@ -7,7 +7,7 @@
  *   deno run -A cli.ts verify [FILE…] [--all] [--json]
  *   deno run -A cli.ts compile MODEL -o DIR [--f16]
  *   deno run -A cli.ts bench MODEL [--vs ortweb,ort] [--iters N] [--f16] [--profile]
- *   deno run -A cli.ts conformance [DIR…] [--backend ref|webgpu]
+ *   deno run -A cli.ts conformance DIR… [--backend ref|webgpu]
  *
  * Errors a user can cause print one line and exit 2 (stack traces with `--debug`).
  * @module
@@ -28,7 +28,7 @@ const COMMANDS: Record<string, string> = {
     "bench MODEL [--vs ortweb,ort] [--iters N] [--f16] [--profile] [--json]   latency: Saturn vs ONNX Runtime Web vs ORT CPU",
   verify:
     "verify [FILE…] [--all] [--json]             verdicts for rules (proved/tested/refuted/unknown); exit 1 on a refuted rule",
-  conformance: "conformance [DIR…] [--backend ref|webgpu] [--filter RE] [--json]",
+  conformance: "conformance DIR… [--backend ref|webgpu] [--filter RE] [--json]   runs folders of ONNX backend tests",
 };
 
 const USAGE = `usage: saturn <command> [options]   (saturn <command> --help for one command)

@@ -1,5 +1,5 @@
 /**
- * `optimize` benchmark: for each shared model, node counts (original, ONNX Runtime's own
+ * `optimize` benchmark: for each test model (tests/data/models/), node counts (original, ONNX Runtime's own
  * "extended" optimizer, Saturn), ONNX Runtime CPU latency at graphOptimizationLevel "all" of
  * the three models (interleaved runs on fixed seeded inputs, median of `--runs`), and the wall
  * time of Saturn's `optimizeModel` (median of `--opt-runs`, file load excluded); then the
@@ -29,7 +29,7 @@ import { ortFeeds } from "../verify/ort.ts";
 import { buildBertBase } from "./bert_base.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const MODELS_DIR = path.resolve(here, "../../shared/models");
+const MODELS_DIR = path.resolve(here, "../tests/data/models");
 const ALL_MODELS = [
   "squeezenet1_1",
   "shufflenet_v2_x0_5",

@@ -1,24 +1,14 @@
 /**
- * `saturn conformance [DIR…] [--backend ref|webgpu] [--filter RE] [--json]`.
- * `--backend webgpu` runs the tests through WebGPU: tests of ops the backend lacks are
- * unsupported, never failed.
+ * `saturn conformance DIR… [--backend ref|webgpu] [--filter RE] [--json]`: each DIR is a folder
+ * of ONNX backend tests (the ONNX repository's `onnx/backend/test/data`, or one of its `node/`,
+ * `simple/`, … folders); there is no default. `--backend webgpu` runs the tests through WebGPU:
+ * tests of ops the backend lacks are unsupported, never failed.
  * @module
  */
-import * as path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { type ConformanceOptions, type ConformanceReport, perOp, runConformance } from "../conformance/runner.ts";
 import { SaturnError } from "../errors.ts";
 import { type CliIO, progress } from "./io.ts";
-
-/** The shared test data beside the project: `../shared/onnx-tests`. */
-export const DEFAULT_TESTS: string = path.join(
-  path.dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "..",
-  "shared",
-  "onnx-tests",
-);
 
 /** Run the command; returns the exit code (1 when any test failed). WebGPU runs resolve asynchronously. */
 export function conformanceCommand(args: string[], io: CliIO): number | Promise<number> {
@@ -41,7 +31,13 @@ export function conformanceCommand(args: string[], io: CliIO): number | Promise<
   } catch {
     throw new SaturnError("BAD_ARGUMENT", `--filter ${values.filter}: not a regular expression`);
   }
-  const dirs = positionals.length ? positionals : [DEFAULT_TESTS];
+  if (!positionals.length) {
+    throw new SaturnError(
+      "BAD_ARGUMENT",
+      "conformance needs the folder of ONNX backend tests (onnx/backend/test/data in the ONNX repository): saturn conformance DIR…",
+    );
+  }
+  const dirs = positionals;
   const bar = values.json ? undefined : progress(io, "conformance");
   const opts: ConformanceOptions = {
     filter,

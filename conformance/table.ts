@@ -1,8 +1,9 @@
 /**
  * Writes CONFORMANCE.md: totals and the per-op table of the reference interpreter over the
- * ONNX backend tests in ../shared/onnx-tests.
+ * ONNX backend tests — DIR, else `$SATURN_ONNX_TESTS`: a copy of the ONNX repository's
+ * `onnx/backend/test/data` (v1.22), holding `node/`, `simple/`, `pytorch-operator/`.
  *
- *   deno run -A conformance/table.ts
+ *   deno run -A conformance/table.ts [DIR]
  * @module
  */
 import * as path from "node:path";
@@ -10,7 +11,13 @@ import { fileURLToPath } from "node:url";
 import { perOp, runConformance } from "./runner.ts";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
-const tests = path.join(root, "..", "shared", "onnx-tests");
+const tests = Deno.args[0] ?? Deno.env.get("SATURN_ONNX_TESTS");
+if (!tests) {
+  console.error(
+    "conformance/table.ts: give the folder of ONNX backend tests (onnx/backend/test/data, v1.22) as DIR or in SATURN_ONNX_TESTS",
+  );
+  Deno.exit(2);
+}
 const report = runConformance(["node", "simple", "pytorch-operator"].map((s) => path.join(tests, s)));
 const pct = (100 * report.passed / report.total).toFixed(1);
 const lines = [

@@ -1,6 +1,7 @@
 /**
- * Test helpers: the shared models' paths, and a structural fingerprint of a model for
- * round-trip comparisons (tensors by dtype, dims and a hash of their bytes).
+ * Test helpers: the six test models' paths (committed under `tests/data/models/`), and a
+ * structural fingerprint of a model for round-trip comparisons (tensors by dtype, dims and a
+ * hash of their bytes).
  * @module
  */
 import * as path from "node:path";
@@ -9,9 +10,9 @@ import type { Graph, Model } from "../ir/graph.ts";
 import { encodeRaw, Tensor } from "../ir/tensor.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** `../shared` beside the project. */
-export const SHARED: string = path.join(here, "..", "..", "shared");
-/** The six shared models. */
+/** The committed test models: `tests/data/models/` (`export_log.json` says how each was exported). */
+export const MODELS_DIR: string = path.join(here, "data", "models");
+/** The six test models. */
 export const MODELS: string[] = [
   "squeezenet1_1",
   "shufflenet_v2_x0_5",
@@ -20,9 +21,9 @@ export const MODELS: string[] = [
   "llama_tiny_dynamo",
   "vit_tiny_dynamo",
 ];
-/** Path of a shared model. */
+/** Path of a test model. */
 export function modelPath(name: string): string {
-  return path.join(SHARED, "models", `${name}.onnx`);
+  return path.join(MODELS_DIR, `${name}.onnx`);
 }
 
 function hashBytes(b: Uint8Array): string {

@@ -5,7 +5,8 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals } from "./_assert.ts";
-import { modelPath, SHARED } from "./_helpers.ts";
+import { modelPath } from "./_helpers.ts";
+import { ONNX_TESTS, skipWithoutOnnxTests } from "./_corpora.ts";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -61,17 +62,22 @@ Deno.test("run --inputs reads values from JSON and gives the same result as the 
   assertEquals(JSON.parse(r.stdout).match, true);
 });
 
-Deno.test("conformance --json has passed, failed, unsupported and total at the top level", async () => {
-  const r = await cli(
-    "conformance",
-    path.join(SHARED, "onnx-tests", "node"),
-    "--filter",
-    "^test_(relu|abs)$",
-    "--json",
-  );
-  assertEquals(r.code, 0, r.stderr);
-  const j = JSON.parse(r.stdout);
-  assertEquals([j.passed, j.failed, j.unsupported, j.total], [2, 0, 0, 2]);
+Deno.test({
+  name: "conformance --json has passed, failed, unsupported and total at the top level",
+  ignore: skipWithoutOnnxTests("cli_test"),
+  async fn() {
+    const r = await cli("conformance", path.join(ONNX_TESTS!, "node"), "--filter", "^test_(relu|abs)$", "--json");
+    assertEquals(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assertEquals([j.passed, j.failed, j.unsupported, j.total], [2, 0, 0, 2]);
+  },
+});
+
+Deno.test("conformance without a folder exits 2 with one line asking for it", async () => {
+  const r = await cli("conformance");
+  assertEquals(r.code, 2);
+  assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert(r.stderr.includes("onnx/backend/test/data"), r.stderr);
 });
 
 Deno.test("bench --vs ortweb takes a model stored with external data (ORT Web gets the weights inline)", async () => {

@@ -8,7 +8,8 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals } from "./_assert.ts";
-import { modelPath, MODELS, SHARED } from "./_helpers.ts";
+import { modelPath, MODELS } from "./_helpers.ts";
+import { ONNX_TESTS, skipWithoutOnnxTests } from "./_corpora.ts";
 import {
   attr,
   graphModel,
@@ -490,9 +491,9 @@ Deno.test({
 
 Deno.test({
   name: "the ONNX node tests of the ops the backend implements pass on WebGPU",
-  ignore,
+  ignore: ignore || skipWithoutOnnxTests("webgpu_test"),
   async fn() {
-    const r = await runConformanceGpu([path.join(SHARED, "onnx-tests")]);
+    const r = await runConformanceGpu([ONNX_TESTS!]);
     const failed = r.tests.filter((t) => t.status === "failed").map((t) => `${t.name}: ${t.reason}`);
     assertEquals(failed, []);
     assert(r.passed >= 1150, `only ${r.passed} tests passed`);
