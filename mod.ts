@@ -24,6 +24,7 @@ export { type LoadBytesOptions, loadOnnx, loadOnnxBytes, saveOnnx, type SaveOpti
 export { decodeModel, MAX_IR_VERSION, MAX_OPSETS } from "./onnx/decode.ts";
 export type { ExternalReader } from "./onnx/tensor_proto.ts";
 export type { ExternalReader } from "./onnx/tensor_proto.ts";
+export type { ExternalReader } from "./onnx/tensor_proto.ts";
 export { type EncodedModel, encodeModel, type ExternalDataOptions } from "./onnx/encode.ts";
 export { DataType, dtypeFromName, dtypeName } from "./ir/dtype.ts";
 export { float32Tensor, fromNumbers, int64Tensor, sizeOf, Tensor, type TensorData, toNumbers } from "./ir/tensor.ts";
@@ -67,6 +68,9 @@ export type { InferContext, SubgraphTyper } from "./ir/ops/infer_context.ts";
 export type { NodeContext } from "./ir/ops/node_context.ts";
 export type { RunContext, SubgraphRunner } from "./ir/ops/run_context.ts";
 export type { InferContext, SubgraphTyper } from "./ir/ops/infer_context.ts";
+export type { NodeContext } from "./ir/ops/node_context.ts";
+export type { RunContext, SubgraphRunner } from "./ir/ops/run_context.ts";
+export type { InferContext, SubgraphTyper } from "./ir/ops/infer_context.ts";
 export { type ModelStats, modelStats } from "./ir/stats.ts";
 export { inputsFromJson, type RandomInputOptions, randomInputs } from "./verify/inputs.ts";
 export { type OrtOptions, runOrt } from "./verify/ort.ts";
@@ -86,14 +90,34 @@ export {
 } from "./optimize/optimize.ts";
 export { type LoadOptions, loadRuleFile, loadRulePacks, SHIPPED_PACKS } from "./rules/load.ts";
 export { parseRules } from "./rules/parser.ts";
-export { defineRules, type Rule } from "./rules/rule.ts";
+export { defineRules, type Rule, type RuleStatus } from "./rules/rule.ts";
+export type { GuardArg, GuardCall } from "./rules/guards.ts";
 export { attrDefaults, ruleLibrary } from "./rules/library.ts";
 export type { CostModel } from "./cost/cost_model.ts";
 export { AnalyticalCost, NodeCountCost } from "./cost/analytical.ts";
-export { EGraph } from "./egraph/egraph.ts";
-export { extractGreedy } from "./egraph/extract_greedy.ts";
-export { extractIlp } from "./egraph/extract_ilp.ts";
-export { type RunReport, runRules, type StopReason } from "./egraph/runner.ts";
+export { type ClassData, type EClass, EGraph } from "./egraph/egraph.ts";
+export type { ClassId, ENode } from "./egraph/enode.ts";
+export type {
+  AttrDefaults,
+  AttrFn,
+  AttrPattern,
+  AttrTerm,
+  Builder,
+  Library,
+  MatchEnv,
+  Pattern,
+  Subst,
+} from "./egraph/pattern.ts";
+export { type Extraction, extractGreedy } from "./egraph/extract_greedy.ts";
+export { extractIlp, type IlpExtraction, type IlpOptions } from "./egraph/extract_ilp.ts";
+export {
+  type IterationStats,
+  type RuleStats,
+  type RunnerOptions,
+  type RunReport,
+  runRules,
+  type StopReason,
+} from "./egraph/runner.ts";
 export { checkEquivalent } from "./verify/check.ts";
 export {
   type Counterexample,

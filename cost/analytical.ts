@@ -170,11 +170,25 @@ const PER_INPUT_ELEMENT: Record<string, number> = {
  * Roofline cost of e-nodes on a generic GPU, in microseconds (see the module doc).
  * @example
  * ```ts
- * import { AnalyticalCost } from "./analytical.ts";
- * if (new AnalyticalCost().name !== "analytical") throw new Error();
+ * import { AnalyticalCost, EGraph } from "../mod.ts";
+ * import { makeENode } from "../egraph/enode.ts";
+ * const eg = new EGraph([{ domain: "", version: 17 }]);
+ * const input = (name: string, shape: number[]) =>
+ *   eg.add(makeENode("$in", [], [
+ *     { name: "name", type: "string", value: name },
+ *     { name: "type", type: "type_proto", value: { kind: "tensor", dtype: 1, shape } },
+ *   ]));
+ * const a = input("a", [512, 512]), b = input("b", [512, 512]);
+ * const cost = new AnalyticalCost();
+ * const mm = makeENode("MatMul", [a, b]), add = makeENode("Add", [a, b]);
+ * if (!(cost.nodeCost(eg, mm, eg.add(mm)) > cost.nodeCost(eg, add, eg.add(add)))) {
+ *   throw new Error("a 512³ MatMul costs more than a 512² Add");
+ * }
+ * if (cost.nodeCost(eg, eg.eclass(a).nodes[0], a) !== 0) throw new Error("inputs are free");
  * ```
  */
 export class AnalyticalCost implements CostModel {
+  /** `"analytical"`. */
   readonly name: string = "analytical";
 
   /**
@@ -199,14 +213,22 @@ export class AnalyticalCost implements CostModel {
  * Every node that is not a leaf or projection costs 1: extraction then minimizes the node count.
  * @example
  * ```ts
- * import { NodeCountCost } from "./analytical.ts";
- * if (new NodeCountCost().name !== "node-count") throw new Error();
+ * import { EGraph, NodeCountCost } from "../mod.ts";
+ * import { makeENode } from "../egraph/enode.ts";
+ * const eg = new EGraph([{ domain: "", version: 17 }]);
+ * const x = eg.add(makeENode("$in", [], [{ name: "name", type: "string", value: "x" }]));
+ * const relu = makeENode("Relu", [x]);
+ * const cost = new NodeCountCost();
+ * if (cost.nodeCost(eg, relu, eg.add(relu)) !== 1) throw new Error("an op costs 1");
+ * if (cost.nodeCost(eg, eg.eclass(x).nodes[0], x) !== 0) throw new Error("a leaf costs 0");
  * ```
  */
 export class NodeCountCost implements CostModel {
+  /** `"node-count"`. */
   readonly name: string = "node-count";
 
   /**
+   * Cost of one e-node: 1 for an op, 0 for a leaf or projection.
    * @param _eg unused
    * @param node the e-node
    * @param _classId unused

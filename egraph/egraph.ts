@@ -27,19 +27,45 @@ export const CONST_CAP = 1 << 22;
 
 /** What the analysis knows of one class (per output for tuple classes). */
 export interface ClassData {
+  /** Type of each output (one for a plain class); undefined where the analysis cannot tell. */
   types: (ValueType | undefined)[];
+  /** Constant value of each output, when known and at most `CONST_CAP` elements. */
   values: (Tensor | undefined)[];
 }
 
-/** An e-class. */
+/** An e-class: a set of e-nodes that compute the same value. */
 export interface EClass {
+  /** The class's canonical id (the union-find root). */
   id: ClassId;
+  /** The equivalent e-nodes; any one of them may be extracted. */
   nodes: ENode[];
+  /** E-nodes that use this class as a child, with the class each lives in (may be stale until `rebuild`). */
   parents: [ENode, ClassId][];
+  /** What the analysis knows of the class's value. */
   data: ClassData;
 }
 
-/** The e-graph. */
+/**
+ * The e-graph. Ids handed out stay valid forever but may stop being canonical after `union`:
+ * compare classes through `find`. Matching needs the invariants `rebuild` restores.
+ * @example
+ * ```ts
+ * import { EGraph, float32Tensor } from "../mod.ts";
+ * import { makeENode } from "./enode.ts";
+ * const eg = new EGraph([{ domain: "", version: 17 }]);
+ * const x = eg.add(makeENode("$in", [], [{ name: "name", type: "string", value: "x" }]));
+ * const y = eg.add(makeENode("$in", [], [{ name: "name", type: "string", value: "y" }]));
+ * const fx = eg.add(makeENode("Neg", [x]));
+ * const fy = eg.add(makeENode("Neg", [y]));
+ * if (eg.add(makeENode("Neg", [x])) !== fx) throw new Error("hash-consed: an equal node is not added twice");
+ * eg.union(x, y);
+ * eg.rebuild();
+ * if (eg.find(fx) !== eg.find(fy)) throw new Error("congruence: x = y makes Neg(x) = Neg(y)");
+ * const one = eg.add(makeENode("$const", [], [], { value: float32Tensor([], [1]) }));
+ * const two = eg.add(makeENode("Add", [one, one]));
+ * if (eg.valueOf(two)?.data[0] !== 2) throw new Error("the constant analysis folds 1 + 1");
+ * ```
+ */
 export class EGraph {
   readonly #uf = new UnionFind();
   readonly #classes = new Map<ClassId, EClass>();
@@ -53,6 +79,10 @@ export class EGraph {
   /** Total e-nodes added (the node-limit measure). */
   nodeCount = 0;
 
+  /**
+   * An empty e-graph whose ops are typed and run under `opsets`.
+   * @param opsets the opsets of the model the e-graph stands for
+   */
   constructor(opsets: readonly OpsetImport[]) {
     this.opsets = opsets;
   }

@@ -18,7 +18,9 @@ export interface ENode {
   op: string;
   /** ONNX domain ("" for ai.onnx). */
   domain: string;
+  /** Attributes, sorted by name (part of the node's identity through `attrKey`). */
   attrs: Attribute[];
+  /** Input classes by position; canonical in the hashcons after `EGraph.rebuild`. */
   children: ClassId[];
   /** Number of outputs (> 1 makes a tuple class). */
   outputs: number;

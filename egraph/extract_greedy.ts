@@ -10,6 +10,7 @@ import type { ClassId, ENode } from "./enode.ts";
 
 /** A choice of one e-node per class needed by the roots. */
 export interface Extraction {
+  /** The e-node chosen for each canonical class reachable from the roots through chosen nodes. */
   choice: Map<ClassId, ENode>;
   /** Sum of node costs of the chosen DAG (each class counted once). */
   cost: number;
@@ -31,7 +32,28 @@ export function dagCost(eg: EGraph, model: CostModel, choice: Map<ClassId, ENode
   return total;
 }
 
-/** Extract greedily. */
+/**
+ * Extract greedily: each class takes the e-node of least tree cost (its own cost plus its
+ * children's best), iterated to a fixed point. Fast and cycle-free, but a sub-graph shared by
+ * several parents is priced once per parent, so it can miss the cheapest DAG (`extractIlp` finds it).
+ * @param eg a rebuilt e-graph
+ * @param model the cost model; an e-node of infinite cost is never chosen
+ * @param roots the classes to extract
+ * @returns one e-node per needed class, and the DAG cost of that choice
+ * @throws {Error} when a root has no e-node of finite cost
+ * @example
+ * ```ts
+ * import { EGraph, extractGreedy, NodeCountCost } from "../mod.ts";
+ * import { makeENode } from "./enode.ts";
+ * const eg = new EGraph([{ domain: "", version: 17 }]);
+ * const x = eg.add(makeENode("$in", [], [{ name: "name", type: "string", value: "x" }]));
+ * const root = eg.add(makeENode("Relu", [eg.add(makeENode("Relu", [x]))]));
+ * eg.union(root, eg.add(makeENode("Relu", [x]))); // Relu(Relu(x)) = Relu(x)
+ * eg.rebuild();
+ * const { choice, cost } = extractGreedy(eg, new NodeCountCost(), [root]);
+ * if (cost !== 1 || choice.get(eg.find(root))?.children[0] !== eg.find(x)) throw new Error("one Relu of x");
+ * ```
+ */
 export function extractGreedy(eg: EGraph, model: CostModel, roots: ClassId[]): Extraction {
   const best = new Map<ClassId, { cost: number; node: ENode }>();
   const classes = [...eg.classes()];

@@ -36,6 +36,7 @@ import type { Highs, InitOptions } from "highs";
 
 /** An extraction and how it was found. */
 export interface IlpExtraction extends Extraction {
+  /** `ilp`: HiGHS's optimum or an incumbent cheaper than greedy; `greedy-fallback`: the greedy extraction. */
   method: "ilp" | "greedy-fallback";
   /** Why the ILP result was not (or not provably) optimal, or why greedy was used. */
   reason?: string;
@@ -76,10 +77,8 @@ interface Mip {
  * @returns the choice, its DAG cost, and which method produced it
  * @example
  * ```ts
- * import { extractIlp } from "./extract_ilp.ts";
- * import { EGraph } from "./egraph.ts";
+ * import { EGraph, extractIlp, NodeCountCost } from "../mod.ts";
  * import { makeENode } from "./enode.ts";
- * import { NodeCountCost } from "../cost/analytical.ts";
  * const eg = new EGraph([{ domain: "", version: 17 }]);
  * const x = eg.add(makeENode("$in", [], [{ name: "name", type: "string", value: "x" }]));
  * const r = eg.add(makeENode("Neg", [eg.add(makeENode("Neg", [x]))]));

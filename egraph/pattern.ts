@@ -22,7 +22,9 @@ export type AttrTerm =
 
 /** An attribute constraint (left) or setting (right). `absent` matches only when unset. */
 export interface AttrPattern {
+  /** The attribute's name. */
   name: string;
+  /** What its value must match (left) or is set to (right); `absent`: it must be unset. */
   term: AttrTerm | "absent";
 }
 
@@ -45,7 +47,9 @@ export type Pattern =
 
 /** Bindings of a match: class variables and attribute variables. */
 export interface Subst {
+  /** Class variables (`?x`, without the `?`) → the class each matched. */
   classes: Map<string, ClassId>;
+  /** Attribute variables → the value each matched (defaults included). */
   attrs: Map<string, unknown>;
 }
 
@@ -57,7 +61,9 @@ export type AttrDefaults = (op: string, attr: string, node?: ENode, eg?: EGraph)
 
 /** Context for matching: the e-graph and attribute defaults. */
 export interface MatchEnv {
+  /** The e-graph matched against (rebuilt). */
   eg: EGraph;
+  /** Defaults for attributes a node leaves unset, so `:axis -1` matches a node without `axis`. */
   defaults: AttrDefaults;
 }
 
@@ -198,7 +204,9 @@ export type AttrFn = (env: MatchEnv, s: Subst, args: unknown[]) => unknown;
 
 /** Named builders and attribute functions available to right-hand sides. */
 export interface Library {
+  /** Class-valued functions by name, called as `(@scalar-like ?x 1)` on right-hand sides. */
   builders: Map<string, Builder>;
+  /** Attribute-valued functions by name, e.g. `(compose ?p ?q)` for permutations. */
   attrFns: Map<string, AttrFn>;
 }
 

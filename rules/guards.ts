@@ -23,7 +23,9 @@ export type GuardArg =
 
 /** One guard application, as parsed. */
 export interface GuardCall {
+  /** The guard's name, e.g. `same-shape`, `rank`, `not`. */
   name: string;
+  /** Its arguments as written. */
   args: GuardArg[];
 }
 

@@ -208,7 +208,10 @@ const attrFns: [string, AttrFn][] = [
   }],
 ];
 
-/** The library the shipped rule packs use. */
+/**
+ * The library the shipped rule packs use: builders such as `@scalar-like`, `@ints` and
+ * `@shape-of`, and attribute functions such as `compose` and `invert` (permutations).
+ */
 export const ruleLibrary: Library = {
   builders: new Map(builders),
   attrFns: new Map(attrFns),
@@ -255,8 +258,12 @@ const STATIC_DEFAULTS: Record<string, Record<string, unknown>> = {
   Cast: { saturate: 1 },
 };
 
-/** ONNX's attribute defaults for the ops rules mention. */
-export const attrDefaults: AttrDefaults = (op: string, attr: string, node?: ENode, eg?: EGraph) => {
+/**
+ * ONNX's attribute defaults for the ops rules mention, so that a pattern's `:axis -1` matches a
+ * node that leaves `axis` unset. Defaults that depend on the input or the opset (Transpose's
+ * `perm`, Softmax's `axis`) read them from `node` and `eg`; undefined: no default known.
+ */
+export const attrDefaults: AttrDefaults = (op: string, attr: string, node?: ENode, eg?: EGraph): unknown => {
   if (op === "Transpose" && attr === "perm") {
     const r = node && eg ? shapeOf(eg, node.children[0])?.length : undefined;
     return r === undefined ? undefined : Array.from({ length: r }, (_, i) => r - 1 - i);

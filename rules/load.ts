@@ -49,7 +49,22 @@ export function shippedRules(): Promise<Rule[]> {
   return shippedCache;
 }
 
-/** Load one user file: a `.rules` file or a TypeScript/JavaScript plugin. */
+/**
+ * Load one user file: a `.rules` file (its rules join pack `user`) or a TypeScript/JavaScript
+ * plugin whose default export is a `Rule[]` (see `defineRules`).
+ * @param file the file
+ * @returns its rules, each with `file` set
+ * @throws {SaturnError} `FILE_NOT_FOUND`, `FILE_UNREADABLE`, or `RULE_ERROR` naming the file and line
+ * @example
+ * ```ts
+ * import { loadRuleFile } from "../mod.ts";
+ * const file = Deno.makeTempFileSync({ suffix: ".rules" });
+ * Deno.writeTextFileSync(file, "# Neg(Neg(x)) = x\nneg-neg: (Neg (Neg ?x)) => ?x\n");
+ * const rules = await loadRuleFile(file);
+ * if (rules.length !== 1 || rules[0].pack !== "user" || rules[0].file !== file) throw new Error("one user rule");
+ * Deno.removeSync(file);
+ * ```
+ */
 export async function loadRuleFile(file: string): Promise<Rule[]> {
   const ext = path.extname(file);
   let text: string;
@@ -88,7 +103,21 @@ function isRule(r: unknown): r is Rule {
     Array.isArray(x.rhs) && (x.lhs.length === x.rhs.length || typeof x.apply === "function");
 }
 
-/** The shipped packs less `without`, plus user files. Rule names must be unique. */
+/**
+ * The shipped packs less `without`, plus user files. Rule names must be unique across all of
+ * them; shipped rules are marked `shipped` (their verdicts are committed).
+ * @param opts packs or rules to leave out, user files to add
+ * @returns the rules, shipped packs first in `SHIPPED_PACKS` order
+ * @throws {SaturnError} `BAD_ARGUMENT` for a `without` entry that names nothing; `RULE_ERROR` for a duplicate name
+ * @example
+ * ```ts
+ * import { loadRulePacks } from "../mod.ts";
+ * const all = await loadRulePacks();
+ * if (!all.every((r) => r.shipped) || !all.some((r) => r.pack === "layout")) throw new Error("shipped packs");
+ * const core = await loadRulePacks({ without: ["layout"] });
+ * if (core.some((r) => r.pack === "layout") || core.length >= all.length) throw new Error("layout left out");
+ * ```
+ */
 export async function loadRulePacks(opts: LoadOptions = {}): Promise<Rule[]> {
   const without = new Set(opts.without ?? []);
   const shipped = opts.noShipped ? [] : await shippedRules();

@@ -370,7 +370,29 @@ function rootApplier(rhs: Pattern[], lib: Library): NonNullable<Rule["apply"]> {
   };
 }
 
-/** Parse a rule file's text into rules of `pack`. */
+/**
+ * Parse a rule file's text into rules of `pack` (syntax in `rules/README.md`). Each rule keeps
+ * its file, line, source text and the `#` comment above it; `<=>` gives two rules. Ops,
+ * builders and attribute functions are checked against the registry and `lib`.
+ * @param text the file's contents
+ * @param file its name, for errors and `Rule.file`
+ * @param pack the pack every rule joins
+ * @param lib builders and attribute functions right-hand sides may call
+ * @returns the rules, in file order
+ * @throws {SaturnError} `RULE_ERROR` as `FILE:LINE: reason`
+ * @example
+ * ```ts
+ * import { parseRules, SaturnError } from "../mod.ts";
+ * const [rule] = parseRules("# x * 1 = x\nmul-one: (Mul ?x 1) => ?x if (same-shape ?x $root)", "my.rules", "user");
+ * if (rule.name !== "mul-one" || rule.comment !== "x * 1 = x" || rule.line !== 2) throw new Error("parsed");
+ * try {
+ *   parseRules("oops: (Mul ?x 1) =>", "bad.rules", "user");
+ *   throw new Error("an unfinished rule must be refused");
+ * } catch (e) {
+ *   if (!(e instanceof SaturnError) || !e.message.startsWith("bad.rules:1:")) throw e;
+ * }
+ * ```
+ */
 export function parseRules(text: string, file: string, pack: string, lib: Library = ruleLibrary): Rule[] {
   const { toks, comments } = lex(text, file);
   const lines = text.split("\n");
