@@ -13,7 +13,7 @@
  * @module
  */
 import { SaturnError } from "./errors.ts";
-import { processIO } from "./cli/io.ts";
+import { cliMessage, processIO } from "./cli/io.ts";
 
 /** Each command's usage, as `saturn CMD --help` prints it; the overview lists them all. */
 const COMMANDS: Record<string, string> = {
@@ -74,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (debug) console.error(e);
     if (e instanceof SaturnError) {
-      io.err(`saturn: ${e.message}`);
+      io.err(`saturn: ${cliMessage(e)}`);
       return 2;
     }
     // parseArgs errors (unknown option, missing value) are the user's too

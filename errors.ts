@@ -48,12 +48,18 @@ export class SaturnError extends Error {
   readonly code: SaturnErrorCode;
   /** Where: a node name, tensor name or file, when there is one. */
   readonly where?: string;
+  /**
+   * The library option that answers the error (`"inputs"`, `"f16"`, `"backend"`, `"without"`), when
+   * one does. Library messages never name command-line flags; the CLI maps this to its flag.
+   */
+  readonly option?: string;
 
   /**
    * Make an error with a stable code and a one-line message.
    * @param code stable reason
    * @param message one line naming the problem and where
    * @param where the node, tensor or file concerned
+   * @param option the library option that answers it, if any
    * @example
    * ```ts
    * import { SaturnError } from "./errors.ts";
@@ -61,11 +67,12 @@ export class SaturnError extends Error {
    * if (e.code !== "BAD_TENSOR") throw new Error();
    * ```
    */
-  constructor(code: SaturnErrorCode, message: string, where?: string) {
+  constructor(code: SaturnErrorCode, message: string, where?: string, option?: string) {
     super(message);
     this.name = "SaturnError";
     this.code = code;
     this.where = where;
+    if (option !== undefined) this.option = option;
   }
 }
 

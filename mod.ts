@@ -1,29 +1,30 @@
 /**
  * Saturn: a verified, rule-based optimizer and WebGPU compiler for ONNX models.
  *
- * This module is the library: each stage of the pipeline is a function. So far:
- * load and save models (`loadOnnx`, `saveOnnx`), type every value (`inferModel`), run a model
- * on the reference interpreter (`runModel`) or on ONNX Runtime (`runOrt`), run the ONNX
- * conformance suite (`runConformance`), and optimize by equality saturation (`optimizeModel`
- * with rules from `loadRulePacks`). Errors a user can cause are `SaturnError`s with a code.
+ * This module is the library: each stage of the pipeline is a function. Load and save models
+ * (`loadOnnx`, `saveOnnx`), type every value (`inferModel`), run a model on the reference
+ * interpreter (`runModel`) or on ONNX Runtime (`runOrt`), optimize it with verified rules by
+ * equality saturation (`optimize`: the same gate and defaults as `saturn optimize`; a refuted
+ * rule is never applied), verify rules (`verifyRule`), run it on WebGPU (`createSession`) or
+ * compile it to a standalone module (`buildProgram`, `moduleSource`), and run the ONNX
+ * conformance suite (`runConformance`). Errors a user can cause are `SaturnError`s with a code.
  *
  * @example
- * ```ts ignore
- * import { AnalyticalCost, attrDefaults, loadOnnx, loadRulePacks, optimizeModel, ruleLibrary, saveOnnx } from "./mod.ts";
+ * ```ts
+ * import { loadOnnx, optimize, saveOnnx } from "./mod.ts";
  * const model = loadOnnx("examples/bert_tiny.onnx");
- * const rules = await loadRulePacks({ files: ["my.rules"] });
- * const { model: out, report } = await optimizeModel(model, {
- *   rules, library: ruleLibrary, defaults: attrDefaults, cost: new AnalyticalCost(),
- * });
- * saveOnnx(out, "bert_tiny.opt.onnx");
+ * const { model: out, report, verification } = await optimize(model);
+ * if (verification.skipped.length !== 0) throw new Error("a shipped rule was refused");
+ * const count = (h: Record<string, number>) => Object.values(h).reduce((a, b) => a + b, 0);
+ * if (!(count(report.nodesAfter) < count(report.nodesBefore))) throw new Error("not smaller");
+ * const file = await Deno.makeTempFile({ suffix: ".onnx" });
+ * saveOnnx(out, file);
  * ```
  * @module
  */
 export { OpError, SaturnError, type SaturnErrorCode } from "./errors.ts";
 export { type LoadBytesOptions, loadOnnx, loadOnnxBytes, saveOnnx, type SaveOptions } from "./onnx/load.ts";
 export { decodeModel, MAX_IR_VERSION, MAX_OPSETS } from "./onnx/decode.ts";
-export type { ExternalReader } from "./onnx/tensor_proto.ts";
-export type { ExternalReader } from "./onnx/tensor_proto.ts";
 export type { ExternalReader } from "./onnx/tensor_proto.ts";
 export { type EncodedModel, encodeModel, type ExternalDataOptions } from "./onnx/encode.ts";
 export { DataType, dtypeFromName, dtypeName } from "./ir/dtype.ts";
@@ -62,15 +63,6 @@ export { findOp, type OpDef, registeredOps, registerOps } from "./ir/ops/registr
 export type { NodeContext } from "./ir/ops/node_context.ts";
 export type { RunContext, SubgraphRunner } from "./ir/ops/run_context.ts";
 export type { InferContext, SubgraphTyper } from "./ir/ops/infer_context.ts";
-export type { NodeContext } from "./ir/ops/node_context.ts";
-export type { RunContext, SubgraphRunner } from "./ir/ops/run_context.ts";
-export type { InferContext, SubgraphTyper } from "./ir/ops/infer_context.ts";
-export type { NodeContext } from "./ir/ops/node_context.ts";
-export type { RunContext, SubgraphRunner } from "./ir/ops/run_context.ts";
-export type { InferContext, SubgraphTyper } from "./ir/ops/infer_context.ts";
-export type { NodeContext } from "./ir/ops/node_context.ts";
-export type { RunContext, SubgraphRunner } from "./ir/ops/run_context.ts";
-export type { InferContext, SubgraphTyper } from "./ir/ops/infer_context.ts";
 export { type ModelStats, modelStats } from "./ir/stats.ts";
 export { inputsFromJson, type RandomInputOptions, randomInputs } from "./verify/inputs.ts";
 export { type OrtOptions, runOrt } from "./verify/ort.ts";
@@ -81,13 +73,15 @@ export {
   type TestResult,
 } from "./conformance/runner.ts";
 export { compareTensors, compareValues, type Tolerance } from "./conformance/compare.ts";
+export type { OptimizeReport } from "./optimize/optimize.ts";
 export {
-  DEFAULT_LIMITS,
-  type Extractor,
-  optimizeModel,
+  type ExtractionMethod,
+  optimize,
+  OPTIMIZE_DEFAULTS,
   type OptimizeOptions,
-  type OptimizeReport,
-} from "./optimize/optimize.ts";
+  type OptimizeProgress,
+  type OptimizeResult,
+} from "./optimize/verified.ts";
 export { type LoadOptions, loadRuleFile, loadRulePacks, SHIPPED_PACKS } from "./rules/load.ts";
 export { parseRules } from "./rules/parser.ts";
 export { defineRules, type Rule, type RuleStatus } from "./rules/rule.ts";

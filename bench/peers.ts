@@ -10,7 +10,7 @@ import { SaturnError } from "../errors.ts";
 import type { Model } from "../ir/graph.ts";
 import type { Value } from "../ir/values.ts";
 import { encodeModel } from "../onnx/encode.ts";
-import { ortFeeds } from "../verify/ort.ts";
+import { ORT_QUIET, ortFeeds } from "../verify/ort.ts";
 
 /** Latencies of one executor. */
 export interface Timing {
@@ -98,7 +98,7 @@ export async function timeOrtNode(
 ): Promise<Timing> {
   const ort = await import("onnxruntime-node");
   const t0 = performance.now();
-  const session = await ort.InferenceSession.create(file, { graphOptimizationLevel: "all" });
+  const session = await ort.InferenceSession.create(file, { ...ORT_QUIET, graphOptimizationLevel: "all" });
   const setup = performance.now() - t0;
   const feeds = ortFeeds(ort.Tensor, inputs);
   const timing = await timeRuns("ort", setup, () => session.run(feeds), opts);

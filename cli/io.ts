@@ -16,6 +16,20 @@ export function parseDims(opts: readonly string[] | undefined): Record<string, n
   return dims;
 }
 
+/** For each library option a `SaturnError` can name, the CLI's words for it (library messages name no flags). */
+const FLAG_HINTS: Record<string, (e: SaturnError) => string> = {
+  without: (e) => `--without ${e.where}: no such pack or rule`,
+  inputs: (e) => `${e.message} with --inputs`,
+  f16: (e) => `--f16: ${e.message} (run without --f16)`,
+  backend: (e) => `${e.message}; \`--backend ref\` runs the reference interpreter`,
+};
+
+/** The one line the CLI prints for a user's error: the library's message, in terms of the CLI's flags. */
+export function cliMessage(e: SaturnError): string {
+  const hint = e.option === undefined ? undefined : FLAG_HINTS[e.option];
+  return hint ? hint(e) : e.message;
+}
+
 /** Where a command writes. */
 export interface CliIO {
   out(line: string): void;

@@ -11,14 +11,8 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { SaturnError } from "../errors.ts";
 import { loadOnnx, saveOnnx } from "../onnx/load.ts";
-import { DEFAULT_LIMITS, optimizeModel } from "../optimize/optimize.ts";
-import { loadRulePacks } from "../rules/load.ts";
-import { attrDefaults, ruleLibrary } from "../rules/library.ts";
-import { AnalyticalCost } from "../cost/analytical.ts";
-import { extractGreedy } from "../egraph/extract_greedy.ts";
-import { extractIlp } from "../egraph/extract_ilp.ts";
+import { optimize, OPTIMIZE_DEFAULTS, type OptimizeResult } from "../optimize/verified.ts";
 import { checkEquivalent } from "../verify/check.ts";
-import { gateRules } from "../verify/gate.ts";
 import { type CliIO, progress } from "./io.ts";
 
 function sum(h: Record<string, number>): number {
@@ -34,9 +28,9 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
       output: { type: "string", short: "o" },
       rules: { type: "string", multiple: true },
       without: { type: "string", multiple: true },
-      "time-limit": { type: "string", default: String(DEFAULT_LIMITS.timeLimitMs / 1000) },
-      "node-limit": { type: "string", default: String(DEFAULT_LIMITS.nodeLimit) },
-      extract: { type: "string", default: "ilp" },
+      "time-limit": { type: "string", default: String(OPTIMIZE_DEFAULTS.timeLimitMs / 1000) },
+      "node-limit": { type: "string", default: String(OPTIMIZE_DEFAULTS.nodeLimit) },
+      extract: { type: "string", default: OPTIMIZE_DEFAULTS.extract },
       check: { type: "boolean", default: false },
       "trust-rules": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
@@ -65,32 +59,32 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
   } catch { /* reported below */ }
   if (!dirOk) throw new SaturnError("BAD_ARGUMENT", `-o ${out}: folder ${outDir} does not exist`);
   const model = loadOnnx(file);
-  const loaded = await loadRulePacks({ without: values.without ?? [], files: values.rules ?? [] });
   const bar = values.json ? undefined : progress(io, "optimize");
-  // never a refuted rule; an unverified user rule only with --trust-rules
-  const gate = await gateRules(loaded, {
-    trustRules: values["trust-rules"],
-    onProgress: (i, n, name) => bar?.update(`verifying rule ${i + 1}/${n} ${name}`),
-  });
-  bar?.clear();
-  for (const { rule, reason } of gate.skipped) {
-    io.err(`saturn: not applying rule ${rule.name} (${rule.file ?? rule.pack}:${rule.line ?? 1}): ${reason}`);
+  let result: OptimizeResult;
+  try {
+    result = await optimize(model, {
+      without: values.without ?? [],
+      ruleFiles: values.rules ?? [],
+      trustRules: values["trust-rules"],
+      nodeLimit,
+      timeLimitMs: timeLimit * 1000,
+      extract: values.extract,
+      onProgress: (p) =>
+        bar?.update(
+          p.phase === "verify"
+            ? `verifying rule ${p.done + 1}/${p.total} ${p.rule}`
+            : `iteration ${p.iteration.iteration}: ${p.iteration.nodes} e-nodes, ${p.iteration.applied} rewrites`,
+        ),
+    });
+  } finally {
+    bar?.clear();
   }
-  const rules = gate.applied;
-  const cost = new AnalyticalCost();
-  const ilp = values.extract === "ilp";
-  const { model: final, report: r } = await optimizeModel(model, {
-    rules,
-    library: ruleLibrary,
-    defaults: attrDefaults,
-    cost,
-    iterLimit: DEFAULT_LIMITS.iterLimit,
-    nodeLimit,
-    timeLimitMs: timeLimit * 1000,
-    onIteration: (it) => bar?.update(`iteration ${it.iteration}: ${it.nodes} e-nodes, ${it.applied} rewrites`),
-    extract: ilp ? (eg, m, roots) => extractIlp(eg, m, roots, { timeLimitMs: timeLimit * 1000 }) : extractGreedy,
-  });
-  bar?.clear();
+  const { model: final, report: r, verification: gate } = result;
+  // never a refuted rule; an unverified user rule only with --trust-rules
+  for (const { rule, status, reason } of gate.skipped) {
+    const trust = status === "unknown" ? "; --trust-rules applies it anyway" : "";
+    io.err(`saturn: not applying rule ${rule.name} (${rule.file ?? rule.pack}:${rule.line ?? 1}): ${reason}${trust}`);
+  }
   let check: Awaited<ReturnType<typeof checkEquivalent>> | undefined;
   const tmp = `${out}.tmp-check-${Deno.pid}.onnx`;
   if (values.check) {
@@ -144,7 +138,7 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
   io.out(`  nodes: ${sum(r.nodesBefore)} → ${sum(r.nodesAfter)}`);
   io.out(`    before: ${fmtOps(r.nodesBefore)}`);
   io.out(`    after:  ${fmtOps(r.nodesAfter)}`);
-  io.out(`  estimated cost (${cost.name}, µs): ${r.costBefore.toFixed(1)} → ${r.costAfter.toFixed(1)}`);
+  io.out(`  estimated cost (${result.costName}, µs): ${r.costBefore.toFixed(1)} → ${r.costAfter.toFixed(1)}`);
   io.out(`  rules fired: ${fired.length ? fired.map(([n, s]) => `${n} ×${s.applied}`).join(", ") : "none"}`);
   io.out(
     `  e-graph: ${r.eclasses} classes, ${r.enodes} nodes; stop: ${r.run.stopReason.kind} after ${r.run.iterations.length} iterations`,

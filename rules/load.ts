@@ -129,7 +129,9 @@ export async function loadRulePacks(opts: LoadOptions = {}): Promise<Rule[]> {
     shipped.flatMap((r) => [r.pack, r.name, r.file?.replace(/^rules\//, "").replace(/\.rules$/, "")]),
   );
   for (const w of without) {
-    if (!known.has(w)) throw new SaturnError("BAD_ARGUMENT", `--without ${w}: no such pack or rule`);
+    if (!known.has(w)) {
+      throw new SaturnError("BAD_ARGUMENT", `no shipped pack or rule named '${w}' to leave out`, w, "without");
+    }
   }
   const out = [...kept];
   const seen = new Map(out.map((r) => [r.name, r]));

@@ -12,7 +12,8 @@ import { verifyRule } from "./verify_rule.ts";
 /** What the gate decided. */
 export interface GateReport {
   applied: Rule[];
-  skipped: { rule: Rule; reason: string }[];
+  /** Rules not applied: `refuted` (never applied) or `unknown` (verification inconclusive; `trustRules` applies them). */
+  skipped: { rule: Rule; status: "refuted" | "unknown"; reason: string }[];
   /** rules verified during this call (not found in a cache) */
   verifiedNow: StoredVerdict[];
   /** shipped rules whose committed verdict was missing or stale */
@@ -66,8 +67,8 @@ export async function gateRules(rules: readonly Rule[], opts: GateOptions = {}):
 
 function decide(r: Rule, v: StoredVerdict, opts: GateOptions, report: GateReport): void {
   if (v.status === "refuted") {
-    report.skipped.push({ rule: r, reason: `refuted: ${v.counterexample ?? v.note ?? ""}` });
+    report.skipped.push({ rule: r, status: "refuted", reason: `refuted: ${v.counterexample ?? v.note ?? ""}` });
   } else if (v.status === "unknown" && !opts.trustRules) {
-    report.skipped.push({ rule: r, reason: `unverified (${v.note ?? "unknown"}); --trust-rules applies it anyway` });
+    report.skipped.push({ rule: r, status: "unknown", reason: `unverified (${v.note ?? "unknown"})` });
   } else report.applied.push(r);
 }

@@ -48,7 +48,7 @@ export function randomInputs(model: Model, opts: RandomInputOptions = {}): Map<s
   for (const inp of feedInputs(model)) {
     const t = inp.type;
     if (t?.kind !== "tensor") {
-      throw new SaturnError("BAD_INPUT", `input '${inp.name}' is not a tensor: give it with --inputs`, inp.name);
+      throw new SaturnError("BAD_INPUT", `input '${inp.name}' is not a tensor: give its value`, inp.name, "inputs");
     }
     const dims = (t.shape ?? []).map((d) => typeof d === "number" ? d : opts.dims?.[d] ?? 1);
     const n = sizeOf(dims);

@@ -28,6 +28,13 @@ const FROM_ORT: Record<string, DataType> = Object.fromEntries(
   Object.entries(ORT_TYPES).map(([k, v]) => [v, Number(k) as DataType]),
 );
 
+/**
+ * Session options of every ONNX Runtime session Saturn opens: errors only. ONNX Runtime's
+ * warnings go straight to the terminal with colour codes and its source paths (an unused
+ * initializer, a dropped node), never what a Saturn user asked for.
+ */
+export const ORT_QUIET: { readonly logSeverityLevel: 3 } = { logSeverityLevel: 3 };
+
 /** Options for `runOrt`. */
 export interface OrtOptions {
   /** ONNX Runtime's graph optimization level (default "all"). */
@@ -46,6 +53,7 @@ export async function runOrt(
   let session;
   try {
     session = await ort.InferenceSession.create(file, {
+      ...ORT_QUIET,
       graphOptimizationLevel: opts.graphOptimizationLevel ?? "all",
       ...(opts.optimizedModelFilePath ? { optimizedModelFilePath: opts.optimizedModelFilePath } : {}),
     });

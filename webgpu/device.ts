@@ -63,15 +63,18 @@ async function requestContext(): Promise<GpuContext> {
   if (!gpu) {
     throw new SaturnError(
       NO_GPU,
-      "WebGPU is not available in this runtime (navigator.gpu is missing); `--backend ref` runs the reference interpreter",
+      "WebGPU is not available in this runtime (navigator.gpu is missing)",
+      undefined,
+      "backend",
     );
   }
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) {
     throw new SaturnError(
       NO_GPU,
-      "WebGPU found no adapter: no GPU driver (on Linux without a GPU, install Mesa's llvmpipe: mesa-vulkan-drivers); " +
-        "`--backend ref` runs the reference interpreter",
+      "WebGPU found no adapter: no GPU driver (on Linux without a GPU, install Mesa's llvmpipe: mesa-vulkan-drivers)",
+      undefined,
+      "backend",
     );
   }
   const requiredLimits: Record<string, number> = {};

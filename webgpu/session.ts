@@ -67,7 +67,9 @@ export async function createSession(model: Model, opts: SessionOptions = {}): Pr
   if (opts.f16 === true && !gpu.features.has("shader-f16")) {
     throw new SaturnError(
       "BAD_ARGUMENT",
-      `--f16 needs the adapter's shader-f16 feature, which ${gpu.description} lacks (run without --f16)`,
+      `half-precision storage (f16) needs the adapter's shader-f16 feature, which ${gpu.description} lacks`,
+      undefined,
+      "f16",
     );
   }
   const target = opts.target ?? {
