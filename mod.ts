@@ -26,6 +26,7 @@ export { OpError, SaturnError, type SaturnErrorCode } from "./errors.ts";
 export { type LoadBytesOptions, loadOnnx, loadOnnxBytes, saveOnnx, type SaveOptions } from "./onnx/load.ts";
 export { decodeModel, MAX_IR_VERSION, MAX_OPSETS } from "./onnx/decode.ts";
 export type { ExternalReader } from "./onnx/tensor_proto.ts";
+export type { ExternalReader } from "./onnx/tensor_proto.ts";
 export { type EncodedModel, encodeModel, type ExternalDataOptions } from "./onnx/encode.ts";
 export { DataType, dtypeFromName, dtypeName } from "./ir/dtype.ts";
 export { float32Tensor, fromNumbers, int64Tensor, sizeOf, Tensor, type TensorData, toNumbers } from "./ir/tensor.ts";
@@ -60,6 +61,9 @@ export { validateGraph } from "./ir/validate.ts";
 export { inferModel, type InferResult } from "./ir/infer.ts";
 export { findUnsupported, runModel } from "./ir/interpreter.ts";
 export { findOp, type OpDef, registeredOps, registerOps } from "./ir/ops/registry.ts";
+export type { NodeContext } from "./ir/ops/node_context.ts";
+export type { RunContext, SubgraphRunner } from "./ir/ops/run_context.ts";
+export type { InferContext, SubgraphTyper } from "./ir/ops/infer_context.ts";
 export type { NodeContext } from "./ir/ops/node_context.ts";
 export type { RunContext, SubgraphRunner } from "./ir/ops/run_context.ts";
 export type { InferContext, SubgraphTyper } from "./ir/ops/infer_context.ts";
@@ -112,16 +116,19 @@ export {
   runRules,
   type StopReason,
 } from "./egraph/runner.ts";
-export { checkEquivalent } from "./verify/check.ts";
+export { checkEquivalent, type CheckResult, type Mismatch } from "./verify/check.ts";
 export {
   type Counterexample,
+  type ProofResult,
+  type Prover,
   type Verdict,
   type VerdictStatus,
   type VerifyOptions,
   verifyRule,
 } from "./verify/verify_rule.ts";
-export { type RuleInstance, ruleInstances } from "./verify/instances.ts";
-export { type GateReport, gateRules } from "./verify/gate.ts";
+export { type InstanceOptions, type RuleInstance, ruleInstances } from "./verify/instances.ts";
+export { type GateOptions, type GateReport, gateRules } from "./verify/gate.ts";
+export type { StoredVerdict } from "./verify/cache.ts";
 export { acquireDevice, type GpuContext, NO_GPU } from "./webgpu/device.ts";
 export { createSession, type KernelTime, type Session, type SessionOptions } from "./webgpu/session.ts";
 export {

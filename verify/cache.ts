@@ -22,6 +22,7 @@ export const VERIFIER_VERSION = 1;
 
 /** A verdict as stored (no instance models). */
 export interface StoredVerdict extends Omit<Verdict, "counterexample" | "ms"> {
+  /** Hash of the rule's text (`ruleKey`): a verdict counts only while the rule is unchanged. */
   key: string;
   /** refuted: the counterexample in words */
   counterexample?: string;

@@ -15,16 +15,21 @@ import { runOrt } from "./ort.ts";
 
 /** One output that differs. */
 export interface Mismatch {
+  /** The original model's output name. */
   output: string;
+  /** The seed of the inputs on which it differs. */
   seed: number;
+  /** How it differs (first differing element, or a missing output). */
   reason: string;
 }
 
 /** Result of `checkEquivalent`. */
 export interface CheckResult {
+  /** Every output that differs, per seed; empty when the models agree on every seed. */
   mismatches: Mismatch[];
   /** Which executor ran each side. */
   executors: { original: "ort" | "ref"; optimized: "ort" | "ref" };
+  /** The seeds of the inputs tried. */
   seeds: number[];
 }
 
@@ -42,8 +47,38 @@ async function execute(
 }
 
 /**
- * Compare two models saved at `originalFile` and `optimizedFile` on seeded random inputs.
- * @param tol default atol 1e-4, rtol 1e-3
+ * Compare two models on seeded random inputs: each runs on ONNX Runtime from its file, or on
+ * the reference interpreter where ONNX Runtime cannot load it. Outputs are matched by the
+ * original's output names. Agreement on random inputs is evidence, not proof.
+ * @param original the original model and the file it was loaded from
+ * @param optimized the rewritten model and the file it was saved to
+ * @param opts seeds (default [0, 1]) and tolerance (default atol 1e-4, rtol 1e-3)
+ * @returns the mismatches, and which executor ran each side
+ * @example
+ * ```ts
+ * import { checkEquivalent, type Model, saveOnnx } from "../mod.ts";
+ * const unary = (op: string): Model => ({
+ *   irVersion: 8, opsetImports: [{ domain: "", version: 17 }], metadataProps: [], trainingInfo: [], functions: [],
+ *   graph: {
+ *     name: "g", initializers: new Map(), sparseInitializers: [], valueInfo: [],
+ *     inputs: [{ name: "x", type: { kind: "tensor", dtype: 1, shape: [8] } }],
+ *     outputs: [{ name: "y", type: { kind: "tensor", dtype: 1, shape: [8] } }],
+ *     nodes: [{ name: "n", opType: op, domain: "", inputs: ["x"], outputs: ["y"], attributes: [] }],
+ *   },
+ * });
+ * const dir = Deno.makeTempDirSync();
+ * const side = (op: string) => {
+ *   const model = unary(op), file = `${dir}/${op}.onnx`;
+ *   saveOnnx(model, file);
+ *   return { file, model };
+ * };
+ * const relu = side("Relu");
+ * const same = await checkEquivalent(relu, relu);
+ * if (same.mismatches.length !== 0) throw new Error("a model equals itself");
+ * const diff = await checkEquivalent(relu, side("Abs"));
+ * if (diff.mismatches[0]?.output !== "y") throw new Error("Relu and Abs differ on negative inputs");
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
  */
 export async function checkEquivalent(
   original: { file: string; model: Model },

@@ -11,6 +11,7 @@ import { verifyRule } from "./verify_rule.ts";
 
 /** What the gate decided. */
 export interface GateReport {
+  /** Rules `optimize` may apply, in their given order. */
   applied: Rule[];
   /** Rules not applied: `refuted` (never applied) or `unknown` (verification inconclusive; `trustRules` applies them). */
   skipped: { rule: Rule; status: "refuted" | "unknown"; reason: string }[];
@@ -20,18 +21,39 @@ export interface GateReport {
   stale: string[];
   /** user rules applied without a verdict (`trustRules`) */
   trusted: string[];
+  /** Wall time of the gate, verification included, in milliseconds. */
   ms: number;
 }
 
 /** Options for `gateRules`. */
 export interface GateOptions {
+  /** Apply rules whose verification was inconclusive, and new user rules without verifying them. */
   trustRules?: boolean;
-  /** the user's cache file (default `userCacheFile()`) */
+  /** The user's verdict cache (default `verdicts.json` in `$SATURN_CACHE_DIR`, else `$XDG_CACHE_HOME/saturn` or `~/.cache/saturn`). */
   cacheFile?: string;
+  /** Called before each rule that must be verified now: `done` of `total`, and the rule's name. */
   onProgress?: (done: number, total: number, name: string) => void;
 }
 
-/** Sort `rules` into those optimize applies and those it skips, verifying what no cache knows. */
+/**
+ * Sort `rules` into those optimize applies and those it skips, verifying what no cache knows
+ * and caching user rules' new verdicts. A refuted rule is never applied.
+ * @param rules the rules
+ * @param opts `trustRules`, the user's cache file, a progress callback
+ * @returns what was applied, skipped, verified now, found stale, or trusted
+ * @example
+ * ```ts
+ * import { gateRules, loadRulePacks, parseRules } from "../mod.ts";
+ * const shipped = await loadRulePacks();
+ * const mine = parseRules("neg-neg: (Neg (Neg ?x)) => ?x", "mine.rules", "user");
+ * const cacheFile = Deno.makeTempFileSync({ suffix: ".json" });
+ * const report = await gateRules([...shipped, ...mine], { trustRules: true, cacheFile });
+ * if (!report.trusted.includes("neg-neg")) throw new Error("a trusted user rule is applied unverified");
+ * const applied = new Set(report.applied.map((r) => r.name));
+ * if (report.skipped.some((s) => applied.has(s.rule.name))) throw new Error("skipped rules are not applied");
+ * Deno.removeSync(cacheFile);
+ * ```
+ */
 export async function gateRules(rules: readonly Rule[], opts: GateOptions = {}): Promise<GateReport> {
   const t0 = performance.now();
   const shipped = await shippedVerdicts();

@@ -26,6 +26,7 @@ export function rng(seed: number): () => number {
 
 /** Options for `randomInputs`. */
 export interface RandomInputOptions {
+  /** Seed of the generator (default 0): the same seed gives the same inputs on every machine. */
   seed?: number;
   /** Sizes for symbolic dims by name (unnamed or unlisted dims get 1). */
   dims?: Record<string, number>;
@@ -40,7 +41,21 @@ export function feedInputs(model: Model) {
 
 /**
  * Seeded random values for every input: floats uniform in [-1, 1), integers in [0, intHigh),
- * booleans fair coins.
+ * booleans fair coins. Inputs that have an initializer (a default) are left out.
+ * @param model the model; every input to feed must have a declared tensor type
+ * @param opts seed, sizes of symbolic dims, integer range
+ * @returns a value for every input to feed
+ * @throws {SaturnError} `BAD_INPUT` for an input that is not a tensor, `DIMENSION_TOO_LARGE` for one too big
+ * @example
+ * ```ts
+ * import { DataType, loadOnnx, randomInputs, toNumbers } from "../mod.ts";
+ * const model = loadOnnx("examples/bert_tiny.onnx");
+ * const a = randomInputs(model, { seed: 7, intHigh: 100 }).get("input_ids")!;
+ * const b = randomInputs(model, { seed: 7, intHigh: 100 }).get("input_ids")!;
+ * if (!("dtype" in a) || a.dtype !== DataType.INT64 || a.dims.join() !== "1,32") throw new Error("int64 [1,32]");
+ * if (!("dtype" in b) || toNumbers(a).join() !== toNumbers(b).join()) throw new Error("same seed, same inputs");
+ * if (!toNumbers(a).every((v) => v >= 0 && v < 100)) throw new Error("ids in [0, intHigh)");
+ * ```
  */
 export function randomInputs(model: Model, opts: RandomInputOptions = {}): Map<string, Value> {
   const next = rng(opts.seed ?? 0);
@@ -80,6 +95,26 @@ interface JsonInput {
 /**
  * Inputs from JSON: `{ "name": { "dtype": "float32", "shape": [1, 3], "data": [..] } }`, or
  * `{ "name": [..] }` with the model's declared dtype and shape. Nested arrays are flattened.
+ * @param model the model whose inputs are given
+ * @param text the JSON text
+ * @param file name used in error messages
+ * @returns a value for every input to feed
+ * @throws {SaturnError} `BAD_INPUT` for bad JSON, an unknown or missing input, a wrong count or dtype
+ * @example
+ * ```ts
+ * import { inputsFromJson, loadOnnx, SaturnError } from "../mod.ts";
+ * const model = loadOnnx("examples/bert_tiny.onnx");
+ * const ids = Array.from({ length: 32 }, (_, i) => i);
+ * const inputs = inputsFromJson(model, JSON.stringify({ input_ids: [ids] }));
+ * const t = inputs.get("input_ids")!;
+ * if (!("dims" in t) || t.dims.join() !== "1,32") throw new Error("shape from the model's declaration");
+ * try {
+ *   inputsFromJson(model, JSON.stringify({ input_ids: [1, 2, 3] }), "in.json");
+ *   throw new Error("3 values for [1,32] must be refused");
+ * } catch (e) {
+ *   if (!(e instanceof SaturnError) || e.code !== "BAD_INPUT") throw e;
+ * }
+ * ```
  */
 export function inputsFromJson(model: Model, text: string, file = "inputs"): Map<string, Value> {
   let obj: Record<string, unknown>;

@@ -52,11 +52,13 @@ export interface RuleInstance {
 export interface InstanceOptions {
   /** ai.onnx opset of the instance graphs (default: each try picks one of 11, 13, 17, 18, 21). */
   opset?: number;
+  /** Seed of the sampler (default 1): the same seed gives the same instances. */
   seed?: number;
   /** How many distinct instances to return at most (default 6). */
   want?: number;
   /** Sampling tries (default 400). */
   tries?: number;
+  /** Builders and attribute functions for the right-hand sides (default `ruleLibrary`). */
   library?: Library;
 }
 
@@ -456,12 +458,29 @@ function leafCost(leaves: Map<ClassId, unknown>): CostModel {
 }
 
 /**
- * Concrete instances of `rule` over small shapes on which the rule fires.
- *
+ * Concrete instances of `rule` over small shapes (rank ≤ 4, dims 1–3) on which the rule fires:
+ * each a model whose outputs `lhs<i>` and `rhs<i>` compute the two sides on the same inputs.
+ * Sampling prefers ranks and attribute values not yet covered.
+ * @param rule the rule
+ * @param opts opset, seed, how many instances, how many tries
+ * @returns distinct instances; empty when no sampled shape makes the rule fire
  * @example
- * ```ts ignore
- * const [rule] = parseRules("t: (Transpose (Transpose ?x :perm ?p) :perm ?q) => (Transpose ?x :perm (compose ?p ?q))", "t", "user");
- * for (const inst of ruleInstances(rule)) console.log(inst.bindings);
+ * ```ts
+ * import { compareValues, parseRules, randomInputs, ruleInstances, runModel } from "../mod.ts";
+ * const [rule] = parseRules(
+ *   "tt: (Transpose (Transpose ?x :perm ?p) :perm ?q) => (Transpose ?x :perm (compose ?p ?q))",
+ *   "inline.rules",
+ *   "user",
+ * );
+ * const insts = ruleInstances(rule, { want: 3 });
+ * if (insts.length === 0) throw new Error("the rule fires on some small shape");
+ * for (const inst of insts) {
+ *   const out = runModel(inst.model, randomInputs(inst.model, { seed: 3 }));
+ *   for (const [l, r] of inst.pairs) {
+ *     const why = compareValues(out.get(r), out.get(l), { atol: 0, rtol: 0 });
+ *     if (why) throw new Error(`${inst.bindings}: ${why}`); // a transpose of a transpose moves values exactly
+ *   }
+ * }
  * ```
  */
 export function ruleInstances(rule: Rule, opts: InstanceOptions = {}): RuleInstance[] {

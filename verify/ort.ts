@@ -43,7 +43,27 @@ export interface OrtOptions {
   optimizedModelFilePath?: string;
 }
 
-/** Run a model file in onnxruntime-node on the given inputs; outputs by name. */
+/**
+ * Run a model file in onnxruntime-node (CPU) on the given inputs; outputs by name. Outputs of
+ * a type Saturn has no tensor for are left out.
+ * @param file the .onnx file
+ * @param inputs a tensor for every input to feed
+ * @param opts ONNX Runtime's optimization level, and where to save the graph it optimized
+ * @returns each output's tensor
+ * @throws {SaturnError} `BAD_INPUT` when ONNX Runtime cannot load the model
+ * @example
+ * ```ts
+ * import { compareTensors, loadOnnx, randomInputs, runModel, runOrt, Tensor } from "../mod.ts";
+ * const file = "examples/bert_tiny.onnx";
+ * const model = loadOnnx(file);
+ * const inputs = randomInputs(model, { seed: 1 });
+ * const ort = await runOrt(file, inputs);
+ * const ref = runModel(model, inputs);
+ * const name = model.graph.outputs[0].name;
+ * const why = compareTensors(ort.get(name)!, ref.get(name) as Tensor, { atol: 1e-4, rtol: 1e-3 });
+ * if (why) throw new Error(`ONNX Runtime and the reference interpreter differ: ${why}`);
+ * ```
+ */
 export async function runOrt(
   file: string,
   inputs: ReadonlyMap<string, Value>,

@@ -25,31 +25,45 @@ export type VerdictStatus = "proved" | "tested" | "refuted" | "unknown";
 
 /** The outcome of verifying one rule. */
 export interface Verdict {
+  /** The rule's name. */
   name: string;
+  /** The rule's file, when it has one. */
   file?: string;
+  /** The rule's line in `file`. */
   line?: number;
+  /** The verdict (see the module doc for what each status promises). */
   status: VerdictStatus;
   /** instances checked (shapes and values of the variables), one line each */
   shapes: string[];
   /** differential cases run, and the largest relative difference seen */
   cases: number;
+  /** The largest relative difference between the sides over all cases (rounding, for a sound rule). */
   maxError: number;
   /** instances Z3 proved, of those it was asked about */
   provedInstances: number;
   /** why not proved (tested), or what was found (refuted) */
   note?: string;
+  /** For `refuted`: the instance and inputs that tell the sides apart. */
   counterexample?: Counterexample;
+  /** Wall time of the verification, in milliseconds. */
   ms: number;
 }
 
 /** Where a rule is wrong: the instance and the inputs that tell its sides apart. */
 export interface Counterexample {
+  /** Shapes and values of the rule's variables in this instance, e.g. `?x: float32[2,3]`. */
   bindings: string;
+  /** The instance's input values that tell the sides apart, row-major, by input name. */
   inputs: Record<string, number[]>;
+  /** The pair of outputs that differ, `lhs<i> vs rhs<i>`. */
   output: string;
+  /** The first differing element. */
   index: number;
+  /** Left side's values around `index` (up to two on each side). */
   lhs: number[];
+  /** Right side's values around `index`. */
   rhs: number[];
+  /** How they differ, and how the inputs were drawn. */
   reason: string;
   /** "test" (found by a differential test) or "z3" (a Z3 model, confirmed by the interpreter) */
   by: "test" | "z3";
@@ -74,11 +88,13 @@ export type Prover = (
 
 /** Options for `verifyRule`. */
 export interface VerifyOptions {
+  /** Seed of instance sampling and test inputs (default 1): verdicts are reproducible. */
   seed?: number;
   /** instances to build (default 10) */
   instances?: number;
   /** Z3 per query (default 5000 ms); `prover: null` tests only */
   timeoutMs?: number;
+  /** The prover (default Z3, loaded on first use); `null` runs the differential tests only. */
   prover?: Prover | null;
 }
 
@@ -149,7 +165,28 @@ function counterexample(inst: RuleInstance, d: Difference, by: "test" | "z3"): C
   };
 }
 
-/** Verify one rule. */
+/**
+ * Verify one rule: build instances over small shapes where it fires, test each side against
+ * the other on random and edge-case inputs, then ask the prover for each instance. A rule is
+ * `refuted` only by inputs the reference interpreter confirms.
+ * @param rule the rule
+ * @param opts seed, instance count, prover and its per-query timeout
+ * @returns the verdict
+ * @example
+ * ```ts
+ * import { parseRules, verifyRule } from "../mod.ts";
+ * const [good, bad] = parseRules(
+ *   "neg-neg: (Neg (Neg ?x)) => ?x\nsub-swap: (Sub ?x ?y) => (Sub ?y ?x)",
+ *   "inline.rules",
+ *   "user",
+ * );
+ * // prover: null keeps this example fast; with Z3 (the default) neg-neg is "proved"
+ * const ok = await verifyRule(good, { prover: null });
+ * if (ok.status !== "tested" || ok.maxError !== 0) throw new Error("-(-x) = x exactly on every test");
+ * const wrong = await verifyRule(bad, { prover: null });
+ * if (wrong.status !== "refuted" || wrong.counterexample?.by !== "test") throw new Error("x - y != y - x");
+ * ```
+ */
 export async function verifyRule(rule: Rule, opts: VerifyOptions = {}): Promise<Verdict> {
   const t0 = performance.now();
   const base = { name: rule.name, file: rule.file, line: rule.line };
