@@ -129,11 +129,16 @@ export { acquireDevice, type GpuContext, NO_GPU } from "./webgpu/device.ts";
 export { createSession, type KernelTime, type Session, type SessionOptions } from "./webgpu/session.ts";
 export {
   type KernelPlan,
+  type OutputPlan,
   planModel,
   type PlanOptions,
   type UnsupportedNode,
   unsupportedNodes,
+  type ValuePlan,
 } from "./codegen/plan.ts";
+export type { Binding, ElemType, KernelSpec, StoredType, Target } from "./codegen/kernel.ts";
+export type { TensorInfo } from "./codegen/lowering.ts";
+export type { HalfMode } from "./codegen/f16.ts";
 export { loweredOps } from "./codegen/lower.ts";
 export { type MemoryPlan, planMemory } from "./webgpu/memory.ts";
 export { runConformanceGpu } from "./webgpu/conformance.ts";

@@ -22,7 +22,9 @@ export type StoredType = ElemType | "f16";
 
 /** One binding of a kernel: the value (by graph name) its buffer holds, and how it is used. */
 export interface Binding {
+  /** The graph value (or kernel constant or temporary) whose buffer is bound. */
   value: string;
+  /** `read`: the kernel only reads it; `read_write`: the kernel writes it. */
   access: "read" | "read_write";
 }
 
@@ -32,9 +34,11 @@ export interface KernelSpec {
   name: string;
   /** the graph nodes it covers */
   nodes: string[];
+  /** The WGSL module: a pure function of the kernel's configuration (equal sources share a pipeline). */
   wgsl: string;
+  /** The compute entry point in `wgsl`. */
   entryPoint: string;
-  /** @group(0) @binding(i) holds `bindings[i].value` */
+  /** The buffers bound: `@group(0) @binding(i)` holds `bindings[i].value`. */
   bindings: Binding[];
   /** workgroup counts; a kernel with a zero count is skipped */
   dispatch: [number, number, number];

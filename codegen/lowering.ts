@@ -15,8 +15,11 @@ import type { Bindings } from "./wgsl.ts";
 
 /** A value with a static type. */
 export interface TensorInfo {
+  /** The value's name in the graph. */
   name: string;
+  /** Its element type. */
   dtype: DataType;
+  /** Its static dims (planning makes every shape static). */
   dims: number[];
 }
 
@@ -84,7 +87,18 @@ export function findLowering(domain: string, op: string): OpLowering | undefined
   return registry.get(key(domain, op));
 }
 
-/** Every op the backend lowers, as `domain.Op` (ai.onnx ops without a prefix), sorted. */
+/**
+ * Every op the backend lowers, as `domain.Op` (ai.onnx ops without a prefix), sorted. Having a
+ * lowering does not mean every dtype or attribute is supported: `unsupportedNodes` checks a model.
+ * @returns the op names
+ * @example
+ * ```ts
+ * import { loweredOps } from "../mod.ts";
+ * const ops = loweredOps();
+ * if (!ops.includes("MatMul") || !ops.includes("com.microsoft.Gelu")) throw new Error("ONNX and contrib ops");
+ * if (ops.join() !== [...ops].sort().join()) throw new Error("sorted");
+ * ```
+ */
 export function loweredOps(): string[] {
   return [...registry.keys()].map((k) => k.startsWith("::") ? k.slice(2) : k.replace("::", ".")).sort();
 }

@@ -48,6 +48,7 @@ export interface PlanOptions {
 
 /** A value the GPU holds: its static type, and the value whose buffer it lives in. */
 export interface ValuePlan extends TensorInfo {
+  /** How each element is stored in the GPU buffer. */
   elemType: StoredType;
   /** bytes on the GPU (4 per element, 2 for f16; a multiple of 4, at least 4) */
   bytes: number;
@@ -55,33 +56,41 @@ export interface ValuePlan extends TensorInfo {
   root: string;
   /** held at half precision (`PlanOptions.f16`): as f16, or as f32 rounded to f16 values */
   half?: HalfMode;
+  /** Fed by the caller each run, uploaded once per session, or computed by kernels. */
   kind: "input" | "weight" | "activation";
 }
 
 /** A graph output: computed on the GPU (`root`) or known at plan time (`constant`). */
 export interface OutputPlan extends TensorInfo {
+  /** The value whose buffer holds the output, when kernels compute it. */
   root?: string;
   /** how the GPU stores it (with `root`) */
   elemType?: StoredType;
+  /** The output's value, when it is known at plan time (no kernel computes it). */
   constant?: Tensor;
 }
 
 /** What `planModel` returns: kernels in execution order and the values they bind. */
 export interface KernelPlan {
+  /** Every value a kernel binds, by name (views included: their `root` is the aliased value). */
   values: Map<string, ValuePlan>;
   /** the inputs a caller feeds, with their planned shapes */
   inputs: ValuePlan[];
+  /** The graph outputs, in order. */
   outputs: OutputPlan[];
   /** constant buffers (by root value) as the bytes uploaded once per session */
   weights: Map<string, Uint8Array>;
+  /** The kernels, in execution order: each reads only values written before it. */
   kernels: KernelSpec[];
 }
 
 /** A node the backend cannot run, and why. */
 export interface UnsupportedNode {
+  /** The node. */
   node: Node;
   /** `Op` or `domain.Op` */
   op: string;
+  /** What the backend lacks: the op, a dtype, or an attribute value. */
   reason: string;
 }
 
@@ -226,7 +235,23 @@ function analyze(model: Model, opts: PlanOptions): Analysis {
 
 /**
  * Every node of `model` the WebGPU backend cannot run (op, dtype or attribute it lacks), checked
- * with the static shapes `opts` gives. Empty when the whole model can run.
+ * with the static shapes `opts` gives. Empty when the whole model can run. Runs on the CPU.
+ * @param model the model
+ * @param opts as for `planModel`
+ * @returns the unsupported nodes, in graph order
+ * @example
+ * ```ts
+ * import { loadOnnx, type Model, unsupportedNodes } from "../mod.ts";
+ * const model = loadOnnx("examples/bert_tiny.onnx");
+ * if (unsupportedNodes(model).length !== 0) throw new Error("bert_tiny runs on WebGPU");
+ * const unique = { name: "u", opType: "Unique", domain: "", inputs: [model.graph.outputs[0].name], outputs: ["u"], attributes: [] };
+ * const odd: Model = {
+ *   ...model,
+ *   graph: { ...model.graph, nodes: [...model.graph.nodes, unique], outputs: [...model.graph.outputs, { name: "u" }] },
+ * };
+ * const [first] = unsupportedNodes(odd);
+ * if (first?.op !== "Unique" || first.node.name !== "u") throw new Error("Unique has no WebGPU kernel");
+ * ```
  */
 export function unsupportedNodes(model: Model, opts: PlanOptions = {}): UnsupportedNode[] {
   return analyze(model, opts).errors;
@@ -272,11 +297,24 @@ export function gpuBytes(
 
 /**
  * Plan a model for the WebGPU backend: kernels in execution order, each value's buffer, the
- * constant buffers to upload. Throws a `SaturnError` for the first unsupported node.
+ * constant buffers to upload. Runs on the CPU; no adapter is needed.
+ * @param model the model
+ * @param opts static dims, specialized inputs, the target, f16 storage
+ * @returns the kernel plan
+ * @throws {SaturnError} `UNSUPPORTED_OP` for the first unsupported node; `BAD_INPUT` for an input without a shape
  * @example
- * ```ts ignore
- * const plan = planModel(loadOnnx("bert_tiny.onnx"), { dims: { batch: 1 } });
- * console.log(plan.kernels.length, plan.kernels[0].wgsl);
+ * ```ts
+ * import { loadOnnx, planModel } from "../mod.ts";
+ * const plan = planModel(loadOnnx("examples/bert_tiny.onnx"));
+ * if (plan.inputs[0].dims.join() !== "1,32" || plan.inputs[0].kind !== "input") throw new Error("one fed input");
+ * const written = new Set([...plan.values.values()].filter((v) => v.kind !== "activation").map((v) => v.root));
+ * for (const k of plan.kernels) {
+ *   for (const b of k.bindings) {
+ *     const root = plan.values.get(b.value)!.root;
+ *     if (b.access === "read" && !written.has(root)) throw new Error(`${k.name} reads '${root}' before it is written`);
+ *     if (b.access === "read_write") written.add(root);
+ *   }
+ * }
  * ```
  */
 export function planModel(model: Model, opts: PlanOptions = {}): KernelPlan {

@@ -58,7 +58,19 @@ const intAttr = (n: Node, name: string, def: number) => {
  *
  * @example
  * ```ts
- * const fits = splitLargeWeights(model, device.limits.maxStorageBufferBindingSize);
+ * import { splitLargeWeights } from "./split_weights.ts";
+ * import { compareValues, loadOnnx, randomInputs, runModel } from "../mod.ts";
+ * const model = loadOnnx("examples/bert_tiny.onnx");
+ * if (splitLargeWeights(model) !== model) throw new Error("bert_tiny's weights fit a default binding");
+ * const split = splitLargeWeights(model, 32 * 1024); // as if bindings held 32 KiB
+ * if (split.graph.initializers.size <= model.graph.initializers.size) throw new Error("weights were split");
+ * const inputs = randomInputs(model, { seed: 0 });
+ * const name = model.graph.outputs[0].name;
+ * const why = compareValues(runModel(split, inputs).get(name), runModel(model, inputs).get(name), {
+ *   atol: 1e-5,
+ *   rtol: 1e-4,
+ * });
+ * if (why) throw new Error(`the split model computes the same: ${why}`);
  * ```
  */
 export function splitLargeWeights(model: Model, maxBytes: number = DEFAULT_MAX_BINDING_BYTES): Model {
