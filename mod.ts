@@ -143,3 +143,4 @@ export { loweredOps } from "./codegen/lower.ts";
 export { type MemoryPlan, planMemory } from "./webgpu/memory.ts";
 export { runConformanceGpu } from "./webgpu/conformance.ts";
 export { buildProgram, moduleSource, type Program } from "./webgpu/compile.ts";
+export type { BufferStore } from "./webgpu/runtime.ts";

@@ -3,7 +3,7 @@
  * (`NAME.weights.bin`). The module imports nothing; it needs only WebGPU, so it runs in Deno and
  * in a browser:
  *
- * ```js
+ * ```js ignore
  * import { load } from "./squeezenet1_1.js";
  * const model = await load();                       // fetches ./squeezenet1_1.weights.bin beside it
  * const out = await model.run({ input: { data: new Float32Array(150528), dims: [1, 3, 224, 224] } });
@@ -121,7 +121,24 @@ export function planProgram(model: Model, opts: PlanOptions = {}): PlannedProgra
   return { program, plan, memory, chunks };
 }
 
-/** Build the program and the weights file for a model. */
+/**
+ * Build the program and the weights file for a model: everything a standalone module needs
+ * (see `moduleSource`), serializable as JSON. Runs on the CPU.
+ * @param model the model
+ * @param opts as for `planModel`
+ * @returns the program and the bytes of its weights file
+ * @throws {SaturnError} `UNSUPPORTED_OP` for the first node the backend cannot run
+ * @example
+ * ```ts
+ * import { buildProgram, loadOnnx } from "../mod.ts";
+ * const { program, weights } = buildProgram(loadOnnx("examples/bert_tiny.onnx"));
+ * if (weights.byteLength !== program.weightsBytes) throw new Error("the weights file holds every constant");
+ * for (const k of program.kernels) {
+ *   if (!program.shaders[k.shader].includes(`fn ${k.entry}`)) throw new Error(`${k.name}: entry point in its shader`);
+ * }
+ * if (JSON.parse(JSON.stringify(program)).kernels.length !== program.kernels.length) throw new Error("plain data");
+ * ```
+ */
 export function buildProgram(model: Model, opts: PlanOptions = {}): { program: Program; weights: Uint8Array } {
   const { program, chunks } = planProgram(model, opts);
   const weights = new Uint8Array(program.weightsBytes);
@@ -174,7 +191,42 @@ export async function load(options = {}) {
 }
 `;
 
-/** The text of the standalone module for a program whose weights file is `weightsFile` (relative). */
+/**
+ * The text of the standalone module for a program whose weights file is `weightsFile` (relative).
+ * The module imports nothing: it needs WebGPU only, in Deno or a browser. It exports
+ * `load(options?)`, which resolves to `{ inputs, outputs, run, destroy }`.
+ * @param program the program (`buildProgram`)
+ * @param weightsFile the weights file's path relative to the module
+ * @param title the first line's name for the model
+ * @returns JavaScript source
+ * @example
+ * ```ts
+ * import { buildProgram, type Model, moduleSource } from "../mod.ts";
+ * const model: Model = {
+ *   irVersion: 8, opsetImports: [{ domain: "", version: 17 }], metadataProps: [], trainingInfo: [], functions: [],
+ *   graph: {
+ *     name: "g", initializers: new Map(), sparseInitializers: [], valueInfo: [],
+ *     inputs: [{ name: "x", type: { kind: "tensor", dtype: 1, shape: [3] } }],
+ *     outputs: [{ name: "y", type: { kind: "tensor", dtype: 1, shape: [3] } }],
+ *     nodes: [{ name: "relu", opType: "Relu", domain: "", inputs: ["x"], outputs: ["y"], attributes: [] }],
+ *   },
+ * };
+ * const { program, weights } = buildProgram(model);
+ * const source = moduleSource(program, "relu.weights", "relu");
+ * if (/^\s*import\b/m.test(source)) throw new Error("standalone: imports nothing");
+ * if (navigator.gpu && await navigator.gpu.requestAdapter()) {
+ *   const dir = Deno.makeTempDirSync();
+ *   Deno.writeTextFileSync(`${dir}/relu.js`, source);
+ *   Deno.writeFileSync(`${dir}/relu.weights`, weights);
+ *   const compiled = await import(`file://${dir}/relu.js`);
+ *   const m = await compiled.load();
+ *   const { y } = await m.run({ x: { data: new Float32Array([-1, 0, 2]), dims: [3] } });
+ *   m.destroy();
+ *   if (Array.from(y.data).join() !== "0,0,2") throw new Error("the module runs the model");
+ *   Deno.removeSync(dir, { recursive: true });
+ * }
+ * ```
+ */
 export function moduleSource(program: Program, weightsFile: string, title: string): string {
   return `// ${title}: compiled by Saturn. Standalone: needs WebGPU only (Deno or a browser).
 // Weights: ${weightsFile} beside this file (${program.weightsBytes} bytes). ${program.kernels.length} kernels.

@@ -71,11 +71,40 @@ export function runTestGpu(dir: string, tol: Tolerance = { rtol: 1e-3, atol: 1e-
 }
 
 /**
- * Run every test folder under `dirs` on the WebGPU backend.
+ * Run every test folder under `dirs` on the WebGPU backend (test folders as `runConformance`
+ * takes them). A test whose outputs were all computed at plan time is unsupported, never passed.
+ * @param dirs folders to search, two levels deep
+ * @param opts a name filter, a progress callback, the tolerance
+ * @returns totals and one result per test
+ * @throws {SaturnError} `NO_GPU` without an adapter
  * @example
- * ```ts ignore
- * const r = await runConformanceGpu(["../shared/onnx-tests/node"], { filter: /softmax/ });
- * console.log(r.passed, r.failed, r.unsupported);
+ * ```ts
+ * import { type Model, NO_GPU, runConformanceGpu, SaturnError, saveOnnx } from "../mod.ts";
+ * const model: Model = {
+ *   irVersion: 8, opsetImports: [{ domain: "", version: 17 }], metadataProps: [], trainingInfo: [], functions: [],
+ *   graph: {
+ *     name: "g", initializers: new Map(), sparseInitializers: [], valueInfo: [],
+ *     inputs: [{ name: "x", type: { kind: "tensor", dtype: 1, shape: [3] } }],
+ *     outputs: [{ name: "y", type: { kind: "tensor", dtype: 1, shape: [3] } }],
+ *     nodes: [{ name: "relu", opType: "Relu", domain: "", inputs: ["x"], outputs: ["y"], attributes: [] }],
+ *   },
+ * };
+ * const suite = Deno.makeTempDirSync();
+ * Deno.mkdirSync(`${suite}/test_relu/test_data_set_0`, { recursive: true });
+ * saveOnnx(model, `${suite}/test_relu/model.onnx`);
+ * // a TensorProto: dims [n] (field 1), data_type FLOAT (field 2), raw_data (field 9)
+ * const pb = (xs: number[]) =>
+ *   new Uint8Array([8, xs.length, 16, 1, 74, 4 * xs.length, ...new Uint8Array(new Float32Array(xs).buffer)]);
+ * Deno.writeFileSync(`${suite}/test_relu/test_data_set_0/input_0.pb`, pb([-1, 0, 2]));
+ * Deno.writeFileSync(`${suite}/test_relu/test_data_set_0/output_0.pb`, pb([0, 0, 2]));
+ * if (navigator.gpu && await navigator.gpu.requestAdapter()) {
+ *   const report = await runConformanceGpu([suite]);
+ *   if (report.passed !== 1) throw new Error(JSON.stringify(report.tests));
+ * } else {
+ *   const e = await runConformanceGpu([suite]).catch((e) => e);
+ *   if (!(e instanceof SaturnError) || e.code !== NO_GPU) throw new Error("no adapter: a NO_GPU error");
+ * }
+ * Deno.removeSync(suite, { recursive: true });
  * ```
  */
 export async function runConformanceGpu(

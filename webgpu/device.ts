@@ -29,11 +29,15 @@ export const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ["shader-f16", "time
 
 /** A device with what was learned about its adapter. */
 export interface GpuContext {
+  /** The device, requested with the adapter's own limits and the optional features it has. */
   device: GPUDevice;
+  /** The adapter the device came from. */
   adapter: GPUAdapter;
   /** the adapter's description, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)` or the GPU's name */
   description: string;
+  /** The device's features (`shader-f16`, `timestamp-query` when the adapter has them). */
   features: Set<string>;
+  /** The device's values of `REQUESTED_LIMITS`: what kernels and buffers may use. */
   limits: Record<string, number>;
   /** a software adapter (llvmpipe, SwiftShader, WARP): correct but slow, slow to compile too */
   software: boolean;
@@ -42,12 +46,21 @@ export interface GpuContext {
 let shared: Promise<GpuContext> | undefined;
 
 /**
- * The process's WebGPU device (created on first use; later calls share it).
- * Throws a `SaturnError` with code `NO_GPU` when WebGPU has no adapter.
+ * The process's WebGPU device (created on first use; later calls share it; a lost device is
+ * replaced on the next call). Throws a `SaturnError` with code `NO_GPU` when WebGPU has no adapter.
+ * @returns the device and what is known of its adapter
+ * @throws {SaturnError} `NO_GPU` without WebGPU or an adapter
  * @example
- * ```ts ignore
- * const { device, description } = await acquireDevice();
- * console.log(description, device.limits.maxStorageBufferBindingSize);
+ * ```ts
+ * import { acquireDevice, NO_GPU, SaturnError } from "../mod.ts";
+ * if (navigator.gpu && await navigator.gpu.requestAdapter()) {
+ *   const gpu = await acquireDevice();
+ *   if (await acquireDevice() !== gpu) throw new Error("one device per process");
+ *   if (!(gpu.limits.maxStorageBufferBindingSize > 0)) throw new Error("the adapter's limits are known");
+ * } else {
+ *   const e = await acquireDevice().catch((e) => e);
+ *   if (!(e instanceof SaturnError) || e.code !== NO_GPU) throw new Error("no adapter: a NO_GPU error");
+ * }
  * ```
  */
 export function acquireDevice(): Promise<GpuContext> {

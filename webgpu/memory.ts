@@ -27,11 +27,20 @@ export interface MemoryPlan {
 }
 
 /**
- * Assign activation buffers to slots by liveness.
+ * Assign activation buffers to slots by liveness: two activations share a slot only when their
+ * lifetimes (first binding to last read) do not overlap. Runs on the CPU.
+ * @param plan a kernel plan
+ * @returns the slot of each activation and the bytes each kind of buffer takes
  * @example
- * ```ts ignore
- * const mem = planMemory(planModel(model));
- * console.log(mem.activationBytes, "of", mem.unplannedBytes);
+ * ```ts
+ * import { loadOnnx, planMemory, planModel } from "../mod.ts";
+ * const plan = planModel(loadOnnx("examples/bert_tiny.onnx"));
+ * const mem = planMemory(plan);
+ * if (!(mem.activationBytes < mem.unplannedBytes)) throw new Error("activations reuse buffers");
+ * if (mem.activationBytes !== mem.slotBytes.reduce((a, b) => a + b, 0)) throw new Error("bytes of the slots");
+ * for (const [root, slot] of mem.slotOf) {
+ *   if (plan.values.get(root)!.bytes > mem.slotBytes[slot]) throw new Error(`'${root}' fits its slot`);
+ * }
  * ```
  */
 export function planMemory(plan: KernelPlan): MemoryPlan {

@@ -15,7 +15,9 @@ export type BufferStore = "f32" | "i32" | "u32" | "f16" | "f16e";
 
 /** The serializable program a session or a compiled module runs. */
 export interface Program {
+  /** The inputs a caller feeds: ONNX dtype, static dims, the buffer they are uploaded to and its storage. */
   inputs: { name: string; dtype: number; dims: number[]; buffer: number; store: BufferStore }[];
+  /** The outputs, read back from their buffer or, when known at plan time, from the weights file. */
   outputs: {
     name: string;
     dtype: number;
@@ -27,7 +29,9 @@ export interface Program {
   }[];
   /** buffers: byte size, and for weights their offset in the weights file */
   buffers: { bytes: number; weight?: number }[];
+  /** WGSL modules, each compiled once; kernels refer to them by index. */
   shaders: string[];
+  /** Dispatches in execution order: shader, entry point, buffers bound, workgroup counts. */
   kernels: {
     name: string;
     nodes: string[];
@@ -38,6 +42,7 @@ export interface Program {
     bindings: number[];
     dispatch: number[];
   }[];
+  /** Size of the weights file: every constant buffer's bytes, at their offsets. */
   weightsBytes: number;
   /** device features the shaders need (e.g. `shader-f16`) */
   features: string[];

@@ -20,6 +20,7 @@ import { prepareProgram } from "./runtime.ts";
 
 /** Options for `createSession`: the plan's (static dims, `f16`) and, optionally, a device. */
 export interface SessionOptions extends PlanOptions {
+  /** The device to run on (default: the process's, from `acquireDevice`). */
   gpu?: GpuContext;
   /**
    * Time each kernel with timestamp queries (when the adapter has `timestamp-query`): one
@@ -30,8 +31,11 @@ export interface SessionOptions extends PlanOptions {
 
 /** GPU time of one kernel in the last profiled run. */
 export interface KernelTime {
+  /** The kernel's name, e.g. `MatMul+Add+Relu`. */
   kernel: string;
+  /** The graph nodes it covers. */
   nodes: string[];
+  /** Its GPU time, in milliseconds. */
   ms: number;
 }
 
@@ -43,7 +47,9 @@ export interface Session {
   readonly peakBytes: number;
   /** number of kernels one inference dispatches */
   readonly kernels: number;
+  /** How activations share buffers. */
   readonly memory: MemoryPlan;
+  /** The kernel plan the session runs. */
   readonly plan: KernelPlan;
   /** the adapter's description */
   readonly device: string;
@@ -55,11 +61,32 @@ export interface Session {
 
 /**
  * Plan `model` and prepare it on the GPU. Unsupported ops fail here, before any GPU work.
+ * @param model the model
+ * @param opts plan options (static dims, `f16`), a device, profiling
+ * @returns a session; call `destroy` when done with it
+ * @throws {SaturnError} `UNSUPPORTED_OP` for the first node the backend cannot run; `NO_GPU` without an adapter
  * @example
- * ```ts ignore
- * const s = await createSession(loadOnnx("bert_tiny.onnx"));
- * const out = await s.run(randomInputs(model, { seed: 0 }));
- * s.destroy();
+ * ```ts
+ * import { createSession, float32Tensor, type Model } from "../mod.ts";
+ * const model: Model = {
+ *   irVersion: 8, opsetImports: [{ domain: "", version: 17 }], metadataProps: [], trainingInfo: [], functions: [],
+ *   graph: {
+ *     name: "g", initializers: new Map(), sparseInitializers: [], valueInfo: [],
+ *     inputs: [{ name: "x", type: { kind: "tensor", dtype: 1, shape: [3] } }],
+ *     outputs: [{ name: "y", type: { kind: "tensor", dtype: 1, shape: [3] } }],
+ *     nodes: [{ name: "relu", opType: "Relu", domain: "", inputs: ["x"], outputs: ["y"], attributes: [] }],
+ *   },
+ * };
+ * if (navigator.gpu && await navigator.gpu.requestAdapter()) {
+ *   const session = await createSession(model);
+ *   try {
+ *     const y = (await session.run(new Map([["x", float32Tensor([3], [-1, 0, 2])]]))).get("y")!;
+ *     if (Array.from(y.data as Float32Array).join() !== "0,0,2") throw new Error("Relu on the GPU");
+ *     if (session.kernels !== 1) throw new Error("one kernel");
+ *   } finally {
+ *     session.destroy();
+ *   }
+ * }
  * ```
  */
 export async function createSession(model: Model, opts: SessionOptions = {}): Promise<Session> {
