@@ -102,7 +102,7 @@ export type {
   Pattern,
   Subst,
 } from "./egraph/pattern.ts";
-export { type Extraction, extractGreedy } from "./egraph/extract_greedy.ts";
+export { extractGreedy, type Extraction } from "./egraph/extract_greedy.ts";
 export { extractIlp, type IlpExtraction, type IlpOptions } from "./egraph/extract_ilp.ts";
 export {
   type IterationStats,

@@ -244,7 +244,8 @@ function analyze(model: Model, opts: PlanOptions): Analysis {
  * import { loadOnnx, type Model, unsupportedNodes } from "../mod.ts";
  * const model = loadOnnx("examples/bert_tiny.onnx");
  * if (unsupportedNodes(model).length !== 0) throw new Error("bert_tiny runs on WebGPU");
- * const unique = { name: "u", opType: "Unique", domain: "", inputs: [model.graph.outputs[0].name], outputs: ["u"], attributes: [] };
+ * const x = model.graph.outputs[0].name;
+ * const unique = { name: "u", opType: "Unique", domain: "", inputs: [x], outputs: ["u"], attributes: [] };
  * const odd: Model = {
  *   ...model,
  *   graph: { ...model.graph, nodes: [...model.graph.nodes, unique], outputs: [...model.graph.outputs, { name: "u" }] },

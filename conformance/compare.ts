@@ -97,10 +97,10 @@ export function compareValues(
  * const tol = { rtol: 0, atol: 0.01 };
  * const e = float32Tensor([3], [1, NaN, -Infinity]);
  * if (compareTensors(float32Tensor([3], [1.005, NaN, -Infinity]), e, tol) !== undefined) throw new Error("match");
- * if (compareTensors(float32Tensor([3], [1.02, NaN, -Infinity]), e, tol) !== "element 0: 1.0199999809265137, expected 1") {
- *   throw new Error("first differing element");
- * }
- * if (compareTensors(int64Tensor([3], [1, 2, 3]), e, tol) !== "dtype int64, expected float32") throw new Error("dtype");
+ * const why = compareTensors(float32Tensor([3], [1.02, NaN, -Infinity]), e, tol);
+ * if (why !== "element 0: 1.0199999809265137, expected 1") throw new Error("first differing element");
+ * const dtype = compareTensors(int64Tensor([3], [1, 2, 3]), e, tol);
+ * if (dtype !== "dtype int64, expected float32") throw new Error("dtypes must be equal");
  * ```
  */
 export function compareTensors(a: Tensor, e: Tensor, tol: Tolerance): string | undefined {

@@ -262,6 +262,15 @@ const STATIC_DEFAULTS: Record<string, Record<string, unknown>> = {
  * ONNX's attribute defaults for the ops rules mention, so that a pattern's `:axis -1` matches a
  * node that leaves `axis` unset. Defaults that depend on the input or the opset (Transpose's
  * `perm`, Softmax's `axis`) read them from `node` and `eg`; undefined: no default known.
+ * @example
+ * ```ts
+ * import { attrDefaults, EGraph } from "../mod.ts";
+ * if (attrDefaults("Gemm", "alpha") !== 1) throw new Error("Gemm's alpha is 1");
+ * if (attrDefaults("Softmax", "axis") !== -1) throw new Error("Softmax's axis is -1 from opset 13");
+ * const eg11 = new EGraph([{ domain: "", version: 11 }]);
+ * if (attrDefaults("Softmax", "axis", undefined, eg11) !== 1) throw new Error("and 1 before");
+ * if (attrDefaults("Conv", "dilations") !== undefined) throw new Error("no default known");
+ * ```
  */
 export const attrDefaults: AttrDefaults = (op: string, attr: string, node?: ENode, eg?: EGraph): unknown => {
   if (op === "Transpose" && attr === "perm") {

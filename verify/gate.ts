@@ -29,7 +29,10 @@ export interface GateReport {
 export interface GateOptions {
   /** Apply rules whose verification was inconclusive, and new user rules without verifying them. */
   trustRules?: boolean;
-  /** The user's verdict cache (default `verdicts.json` in `$SATURN_CACHE_DIR`, else `$XDG_CACHE_HOME/saturn` or `~/.cache/saturn`). */
+  /**
+   * The user's verdict cache (default `verdicts.json` in `$SATURN_CACHE_DIR`, else in
+   * `$XDG_CACHE_HOME/saturn` or `~/.cache/saturn`).
+   */
   cacheFile?: string;
   /** Called before each rule that must be verified now: `done` of `total`, and the rule's name. */
   onProgress?: (done: number, total: number, name: string) => void;

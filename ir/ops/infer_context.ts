@@ -13,7 +13,39 @@ import type { Graph, Node } from "../graph.ts";
 /** Types a subgraph's outputs given its input types; outer-scope types are visible. */
 export type SubgraphTyper = (graph: Graph, inputs: (ValueType | undefined)[]) => (ValueType | undefined)[];
 
-/** The context of one op's shape and type inference. */
+/**
+ * The context of one op's shape and type inference: what an `OpDef.infer` reads the input
+ * types, and the inputs' values known before run time, from.
+ * @example
+ * ```ts
+ * import { float32Tensor, inferModel, type Model, registerOps } from "../../mod.ts";
+ * registerOps([{
+ *   opType: "Twice",
+ *   domain: "com.example",
+ *   run: (ctx) => {
+ *     const x = ctx.input(0).data as Float32Array;
+ *     return [float32Tensor([2, ...ctx.input(0).dims], [...x, ...x])];
+ *   },
+ *   infer: (ctx) => {
+ *     const s = ctx.shape(0);
+ *     return [s === undefined ? undefined : { kind: "tensor", dtype: ctx.dtype(0)!, shape: [2, ...s] }];
+ *   },
+ * }]);
+ * const model: Model = {
+ *   irVersion: 8,
+ *   opsetImports: [{ domain: "", version: 17 }, { domain: "com.example", version: 1 }],
+ *   metadataProps: [], trainingInfo: [], functions: [],
+ *   graph: {
+ *     name: "g", initializers: new Map(), sparseInitializers: [], valueInfo: [],
+ *     inputs: [{ name: "x", type: { kind: "tensor", dtype: 1, shape: [2] } }],
+ *     outputs: [{ name: "y" }],
+ *     nodes: [{ name: "n", opType: "Twice", domain: "com.example", inputs: ["x"], outputs: ["y"], attributes: [] }],
+ *   },
+ * };
+ * const y = inferModel(model).types.get("y");
+ * if (y?.kind !== "tensor" || y.shape?.join() !== "2,2") throw new Error("typed by infer: [2, ...x's shape]");
+ * ```
+ */
 export class InferContext extends NodeContext {
   readonly #types: readonly (ValueType | undefined)[];
   readonly #constants: readonly (Tensor | undefined)[];

@@ -8,7 +8,36 @@ import { OpError } from "../../errors.ts";
 import type { Attribute, AttrType, AttrValueOf, Graph, Node } from "../graph.ts";
 import type { Tensor } from "../tensor.ts";
 
-/** Attribute and arity access shared by `RunContext` and `InferContext`. */
+/**
+ * Attribute and arity access shared by `RunContext` and `InferContext`. Attribute getters apply
+ * the default given, or fail naming the node when a required attribute is missing.
+ * @example
+ * ```ts
+ * import { float32Tensor, type Model, OpError, registerOps, runModel } from "../../mod.ts";
+ * registerOps([{
+ *   opType: "Pick",
+ *   domain: "com.example",
+ *   run: (ctx) => [float32Tensor([], [(ctx.input(0).data as Float32Array)[ctx.attrInt("index")]])],
+ * }]);
+ * const model: Model = {
+ *   irVersion: 8,
+ *   opsetImports: [{ domain: "", version: 17 }, { domain: "com.example", version: 1 }],
+ *   metadataProps: [], trainingInfo: [], functions: [],
+ *   graph: {
+ *     name: "g", initializers: new Map(), sparseInitializers: [], valueInfo: [],
+ *     inputs: [{ name: "x", type: { kind: "tensor", dtype: 1, shape: [2] } }],
+ *     outputs: [{ name: "y" }],
+ *     nodes: [{ name: "n", opType: "Pick", domain: "com.example", inputs: ["x"], outputs: ["y"], attributes: [] }],
+ *   },
+ * };
+ * try {
+ *   runModel(model, new Map([["x", float32Tensor([2], [5, 6])]]));
+ *   throw new Error("a missing required attribute must be refused");
+ * } catch (e) {
+ *   if (!(e instanceof OpError) || e.message !== "Pick node 'n': required attribute 'index' is missing") throw e;
+ * }
+ * ```
+ */
 export class NodeContext {
   /** The node being run or typed. */
   readonly node: Node;

@@ -10,7 +10,34 @@ import type { Graph, Node } from "../graph.ts";
 /** Runs a subgraph (a control-flow body) with its inputs; outer-scope values are visible. */
 export type SubgraphRunner = (graph: Graph, inputs: (Value | undefined)[]) => (Value | undefined)[];
 
-/** The context of one op execution. */
+/**
+ * The context of one op execution: what an `OpDef.run` reads its inputs and attributes from.
+ * @example
+ * ```ts
+ * import { float32Tensor, type Model, registerOps, runModel, type Tensor } from "../../mod.ts";
+ * registerOps([{
+ *   opType: "Scale",
+ *   domain: "com.example",
+ *   run: (ctx) => {
+ *     const x = ctx.input(0), k = ctx.attrFloat("k", 1);
+ *     return [float32Tensor([...x.dims], Array.from(x.data as Float32Array, (v) => k * v))];
+ *   },
+ * }]);
+ * const model: Model = {
+ *   irVersion: 8,
+ *   opsetImports: [{ domain: "", version: 17 }, { domain: "com.example", version: 1 }],
+ *   metadataProps: [], trainingInfo: [], functions: [],
+ *   graph: {
+ *     name: "g", initializers: new Map(), sparseInitializers: [], valueInfo: [],
+ *     inputs: [{ name: "x", type: { kind: "tensor", dtype: 1, shape: [2] } }],
+ *     outputs: [{ name: "y" }],
+ *     nodes: [{ name: "n", opType: "Scale", domain: "com.example", inputs: ["x"], outputs: ["y"], attributes: [{ name: "k", type: "float", value: 3 }] }],
+ *   },
+ * };
+ * const y = runModel(model, new Map([["x", float32Tensor([2], [1, 2])]])).get("y") as Tensor;
+ * if (Array.from(y.data as Float32Array).join() !== "3,6") throw new Error("k = 3 scales each element");
+ * ```
+ */
 export class RunContext extends NodeContext {
   /** Input values by position (`undefined` for omitted optional inputs). */
   readonly inputs: readonly (Value | undefined)[];
