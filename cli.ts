@@ -42,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
   const io = processIO();
   const [cmd, ...rest] = args;
   if (cmd !== undefined && cmd in COMMANDS && (rest.includes("--help") || rest.includes("-h"))) {
-    io.out(`usage: saturn ${COMMANDS[cmd]}\noptions: --debug (stack traces)`);
+    for (const l of `usage: saturn ${COMMANDS[cmd]}\noptions: --debug (stack traces)`.split("\n")) io.out(l);
     return 0;
   }
   try {
@@ -65,14 +65,15 @@ async function main(argv: string[]): Promise<number> {
       case "help":
       case "--help":
       case "-h":
-        io.out(USAGE);
+        for (const l of USAGE.split("\n")) io.out(l);
         return cmd === undefined ? 2 : 0;
       default:
-        io.err(`saturn: unknown command '${cmd}'\n${USAGE}`);
+        for (const l of `saturn: unknown command '${cmd}'\n${USAGE}`.split("\n")) io.err(l);
         return 2;
     }
   } catch (e) {
-    if (debug) console.error(e);
+    // io escapes each line: a stack trace quotes names from the model too
+    if (debug) { for (const l of Deno.inspect(e).split("\n")) io.err(l); }
     if (e instanceof SaturnError) {
       io.err(`saturn: ${cliMessage(e)}`);
       return 2;

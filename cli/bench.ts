@@ -81,7 +81,7 @@ export async function benchCommand(args: string[], io: CliIO): Promise<number> {
   }
   bar?.clear();
   if (values.json) {
-    io.out(JSON.stringify({
+    io.json({
       model: file,
       device,
       kernels,
@@ -89,7 +89,7 @@ export async function benchCommand(args: string[], io: CliIO): Promise<number> {
       iters,
       results: timings.map((t) => ({ ...t, vsSaturn: t.median / saturn.median })),
       ...(profile ? { profile } : {}),
-    }));
+    });
     return 0;
   }
   io.out(`${file} on ${device}: ${kernels} kernels, ${(peakBytes / 2 ** 20).toFixed(1)} MiB on the GPU`);

@@ -50,15 +50,13 @@ export function compileCommand(args: string[], io: CliIO): number {
     throw new SaturnError("FILE_UNREADABLE", `${dir}: cannot write the compiled module (${(e as Error).message})`, dir);
   }
   if (values.json) {
-    io.out(
-      JSON.stringify({
-        module: js,
-        weights: bin,
-        kernels: program.kernels.length,
-        shaders: program.shaders.length,
-        weightsBytes: weights.byteLength,
-      }),
-    );
+    io.json({
+      module: js,
+      weights: bin,
+      kernels: program.kernels.length,
+      shaders: program.shaders.length,
+      weightsBytes: weights.byteLength,
+    });
   } else {
     io.out(
       `${file} → ${js} (${program.kernels.length} kernels, ${program.shaders.length} distinct shaders) + ${bin} (${

@@ -67,7 +67,7 @@ export function conformanceCommand(args: string[], io: CliIO): number | Promise<
 
 function printReport(report: ConformanceReport, json: boolean, io: CliIO): number {
   if (json) {
-    io.out(JSON.stringify({
+    io.json({
       passed: report.passed,
       failed: report.failed,
       unsupported: report.unsupported,
@@ -76,7 +76,7 @@ function printReport(report: ConformanceReport, json: boolean, io: CliIO): numbe
         [...perOp(report)].map(([op, [p, f, u]]) => [op, { passed: p, failed: f, unsupported: u }]),
       ),
       tests: report.tests,
-    }));
+    });
   } else {
     io.out("op                               passed failed unsupported");
     for (const [op, [p, f, u]] of perOp(report)) {

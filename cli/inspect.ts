@@ -67,7 +67,7 @@ export function inspectCommand(args: string[], io: CliIO): number {
     warnings: inf.warnings,
   };
   if (values.json) {
-    io.out(JSON.stringify(report, null, 1));
+    io.json(report, 1);
     return 0;
   }
   const fmt = (t: ValueType | undefined) => formatType(t, dtypeName);

@@ -1,9 +1,12 @@
 /**
  * Output for CLI commands: stdout lines, and a progress line on stderr only when it is a TTY.
+ * Everything printed passes through `cli/terminal.ts`: lines for people are escaped and cut
+ * (names from a model never reach the terminal raw), JSON is exact and terminal-safe.
  * @module
  */
 
 import { SaturnError } from "../errors.ts";
+import { terminalJson, terminalLine, TOKEN_MAX } from "./terminal.ts";
 
 /** `--dim name=N` options as sizes for symbolic dims (a bad one is the user's error). */
 export function parseDims(opts: readonly string[] | undefined): Record<string, number> {
@@ -32,17 +35,22 @@ export function cliMessage(e: SaturnError): string {
 
 /** Where a command writes. */
 export interface CliIO {
+  /** One line for people on stdout; control characters in it are shown escaped, long names cut. */
   out(line: string): void;
+  /** One line for people on stderr, escaped and cut like `out`. */
   err(line: string): void;
+  /** A JSON value on stdout, exact (names never cut) and terminal-safe. */
+  json(value: unknown, indent?: number): void;
   /** True when stderr is a terminal (progress is shown). */
   tty: boolean;
 }
 
-/** The process's stdout and stderr. */
+/** The process's stdout and stderr, through `terminalLine` and `terminalJson`. */
 export function processIO(): CliIO {
   return {
-    out: (l) => console.log(l),
-    err: (l) => console.error(l),
+    out: (l) => console.log(terminalLine(l)),
+    err: (l) => console.error(terminalLine(l)),
+    json: (v, indent) => console.log(terminalJson(JSON.stringify(v, null, indent))),
     tty: Deno.stderr.isTerminal(),
   };
 }
@@ -58,7 +66,10 @@ export function progress(io: CliIO, label: string): { update(msg: string): void;
       if (now - last < 100) return;
       last = now;
       const cols = Deno.consoleSize?.().columns ?? 80;
-      Deno.stderr.writeSync(enc.encode(`\r\x1b[K${label}: ${msg}`.slice(0, cols + 4)));
+      // the only raw escapes Saturn writes: its own; the message (rule and test names) is escaped
+      Deno.stderr.writeSync(
+        enc.encode(`\r\x1b[K${terminalLine(`${label}: ${msg}`, TOKEN_MAX, cols).slice(0, cols - 1)}`),
+      );
     },
     clear() {
       if (io.tty) Deno.stderr.writeSync(enc.encode("\r\x1b[K"));

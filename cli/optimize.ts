@@ -107,7 +107,7 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
   saveOnnx(final, out);
   const fired = [...r.run.rules].filter(([, s]) => s.applied > 0).sort((a, b) => b[1].applied - a[1].applied);
   if (values.json) {
-    io.out(JSON.stringify({
+    io.json({
       input: file,
       output: out,
       nodesBefore: sum(r.nodesBefore),
@@ -130,7 +130,7 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
         trusted: gate.trusted,
       },
       check: check ? { passed: true, seeds: check.seeds, executors: check.executors } : null,
-    }));
+    });
     return 0;
   }
   const fmtOps = (h: Record<string, number>) => Object.entries(h).map(([k, v]) => `${k} ${v}`).join(", ");

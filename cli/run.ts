@@ -148,19 +148,17 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     return row;
   });
   if (values.json) {
-    io.out(
-      JSON.stringify({
-        file,
-        backend,
-        ...(device ? { device } : {}),
-        ms: Math.round(ms * 10) / 10,
-        ...(setupMs !== undefined ? { setupMs: Math.round(setupMs * 10) / 10 } : {}),
-        seed: values.inputs ? null : seed,
-        outputs: rows,
-        ...(ort ? { compare: vs, match: bad === 0 } : {}),
-        ...(profile ? { profile } : {}),
-      }),
-    );
+    io.json({
+      file,
+      backend,
+      ...(device ? { device } : {}),
+      ms: Math.round(ms * 10) / 10,
+      ...(setupMs !== undefined ? { setupMs: Math.round(setupMs * 10) / 10 } : {}),
+      seed: values.inputs ? null : seed,
+      outputs: rows,
+      ...(ort ? { compare: vs, match: bad === 0 } : {}),
+      ...(profile ? { profile } : {}),
+    });
   } else {
     io.out(
       backend === "webgpu"

@@ -74,11 +74,11 @@ export async function verifyCommand(args: string[], io: CliIO): Promise<number> 
   if (values["write-shipped"]) writeShippedVerdicts(stored.filter((_, i) => rules[i].shipped));
   const refuted = verdicts.filter((v) => v.status === "refuted");
   if (values.json) {
-    io.out(JSON.stringify({
+    io.json({
       rules: stored.map(({ key: _k, ...v }) => v),
       counts: countBy(verdicts),
       ms,
-    }));
+    });
     return refuted.length ? 1 : 0;
   }
   const w = Math.max(4, ...verdicts.map((v) => v.name.length));
