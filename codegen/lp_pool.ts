@@ -82,7 +82,7 @@ function globalLpPool(ctx: LowerCtx): Lowered {
   if (x.dims.length < 2) unsupported("the input must have rank ≥ 2");
   const axes = x.dims.map((_, a) => a).slice(2);
   const kind = { comb: "sum" as const, map: term, final: root, floatOnly: true };
-  return { kind: "kernels", kernels: [reduceKernel("GlobalLpPool", [ctx.node.name], x, axes, y, kind)] };
+  return { kind: "kernels", kernels: reduceKernel("GlobalLpPool", [ctx.node.name], x, axes, y, kind) };
 }
 
 registerLowerings("", {

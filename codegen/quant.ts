@@ -20,7 +20,7 @@ import { type KernelSpec, unsupported } from "./kernel.ts";
 import { copyKernel } from "./layout.ts";
 import { FDIV } from "./fdiv.ts";
 import { type LowerCtx, type Lowered, normAxis, registerLowerings, type TensorInfo } from "./lowering.ts";
-import { Bindings, i32Lit, workgroupReduce } from "./wgsl.ts";
+import { Bindings, groupGrid, i32Lit, MAX_THREAD_TRIPS, workgroupReduce } from "./wgsl.ts";
 
 /** Integer codes the GPU quantizes to (i32 storage holds them exactly). */
 const CODES: number[] = [DataType.INT8, DataType.UINT8, DataType.INT16, DataType.UINT16];
@@ -164,10 +164,13 @@ function dequantize(ctx: LowerCtx): Lowered {
 }
 
 /**
- * DynamicQuantizeLinear: one workgroup finds min(0, x) and max(0, x) (NaN skipped), derives the
- * scale (max − min) / 255 and the zero point round(clamp(−min / scale, 0, 255)) as the reference
- * does in f32, and writes them to the outputs and to an f32 temporary; then one thread per element
- * quantizes to uint8 with them (the temporary keeps f32 values under half storage).
+ * DynamicQuantizeLinear in three kernels, no thread looping over more than `MAX_THREAD_TRIPS`
+ * elements (llvmpipe stops an invocation's loops after 65,535 iterations in all): partial
+ * min(0, x) / max(0, x) (NaN skipped) per chunk of `wg · MAX_THREAD_TRIPS` elements, one
+ * workgroup combining the partials into the scale (max − min) / 255 and the zero point
+ * round(clamp(−min / scale, 0, 255)) as the reference does in f32 (written to the outputs and to an
+ * f32 temporary, which keeps f32 values under half storage), then one thread per element
+ * quantizing to uint8.
  */
 function dynamicQuantize(ctx: LowerCtx): Lowered {
   const x = ctx.input(0), y = ctx.output(0), ys = ctx.output(1), yz = ctx.output(2);
@@ -175,9 +178,47 @@ function dynamicQuantize(ctx: LowerCtx): Lowered {
   if (y.dtype !== DataType.UINT8 || yz.dtype !== DataType.UINT8) unsupported("outputs must be uint8");
   requireFloat(ys, "y_scale");
   const n = sizeOf(x.dims), wg = 256;
-  const temp = `${y.name}::dynamicQuantize`;
+  const chunk = wg * MAX_THREAD_TRIPS, parts = Math.max(1, Math.ceil(n / chunk));
+  if (parts > wg * MAX_THREAD_TRIPS) unsupported(`${n} elements are too many to reduce`);
+  const temp = `${y.name}::dynamicQuantize`, partial = `${y.name}::dynamicQuantizeParts`;
+  const pb = new Bindings();
+  const PX = pb.read(x.name, "f32"), PP = pb.write(partial, "f32");
+  const g = groupGrid(parts);
+  const partials: KernelSpec = {
+    name: "DynamicQuantizeLinear[partial range]",
+    nodes: [ctx.node.name],
+    wgsl: `${pb.decls}
+var<workgroup> red: array<f32, ${wg}>;
+
+@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let p = ${g.index};
+  if (p >= ${parts}u) { return; }
+  let end = min(${n}u, (p + 1u) * ${chunk}u);
+  var lo = 0.0;
+  var hi = 0.0;
+  for (var i = p * ${chunk}u + lid.x; i < end; i = i + ${wg}u) {
+    let v = ${PX}[i];
+    if (!${isNaN32("v")}) {
+      lo = min(lo, v);
+      hi = max(hi, v);
+    }
+  }
+  ${workgroupReduce("min", "lo", "mn", wg)}
+  ${workgroupReduce("max", "hi", "mx", wg)}
+  if (lid.x == 0u) {
+    ${PP}[2u * p] = mn;
+    ${PP}[2u * p + 1u] = mx;
+  }
+}
+`,
+    entryPoint: "main",
+    bindings: pb.list,
+    dispatch: g.dispatch,
+    temporaries: [{ name: partial, elements: 2 * parts }],
+  };
   const b = new Bindings();
-  const X = b.read(x.name, "f32");
+  const P = b.read(partial, "f32");
   const T = b.write(temp, "f32"), S = b.write(ys.name, "f32"), Z = b.write(yz.name, "i32");
   const stats: KernelSpec = {
     name: "DynamicQuantizeLinear[range]",
@@ -189,12 +230,9 @@ var<workgroup> red: array<f32, ${wg}>;
 fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
   var lo = 0.0;
   var hi = 0.0;
-  for (var i = lid.x; i < ${n}u; i = i + ${wg}u) {
-    let v = ${X}[i];
-    if (!${isNaN32("v")}) {
-      lo = min(lo, v);
-      hi = max(hi, v);
-    }
+  for (var p = lid.x; p < ${parts}u; p = p + ${wg}u) {
+    lo = min(lo, ${P}[2u * p]);
+    hi = max(hi, ${P}[2u * p + 1u]);
   }
   ${workgroupReduce("min", "lo", "mn", wg)}
   ${workgroupReduce("max", "hi", "mx", wg)}
@@ -228,7 +266,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
       };
     },
   }));
-  return { kind: "kernels", kernels: [withDivision(stats), apply] };
+  return { kind: "kernels", kernels: [partials, withDivision(stats), apply] };
 }
 
 registerLowerings("", {

@@ -205,5 +205,14 @@ export function workgroupReduce(op: "sum" | "max" | "min" | "prod", v: string, o
   workgroupBarrier();`;
 }
 
+/**
+ * The most loop iterations one invocation may run over data whose size comes from the model.
+ * llvmpipe stops an invocation's loops after 65,535 iterations counted over all its loops (nested
+ * ones included — measured on Mesa 22.3), silently; this leaves room for the other loops of a
+ * kernel (workgroup reductions, coordinates). Kernels whose work per thread grows with a tensor
+ * split it across more invocations (partial reductions) or refuse past it.
+ */
+export const MAX_THREAD_TRIPS = 16_384;
+
 /** -∞ as an f32 expression. */
 export const NEG_INF = "bitcast<f32>(0xff800000u)";
