@@ -45,15 +45,25 @@ export interface OptimizeOptions extends RunnerOptions {
 
 /** What `optimizeModel` did. */
 export interface OptimizeReport {
+  /** Nodes of the input graph by op (`domain.Op` outside the ONNX domain), most frequent first. */
   nodesBefore: Record<string, number>;
+  /** Nodes of the optimized graph by op, as `nodesBefore`. */
   nodesAfter: Record<string, number>;
+  /** The input graph's cost under the extraction's cost model (shared values counted once). */
   costBefore: number;
+  /** The chosen graph's cost under the same model; never above `costBefore` when extraction is exact. */
   costAfter: number;
+  /** What saturation did: stop reason, per-iteration and per-rule figures. */
   run: RunReport;
+  /** E-classes in the saturated e-graph. */
   eclasses: number;
+  /** E-nodes in the saturated e-graph. */
   enodes: number;
+  /** The extraction that chose the graph (`"ilp"`, `"greedy"`, or the ILP's fallback). */
   extraction: string;
+  /** Why the extraction fell back, when it did. */
   extractionNote?: string;
+  /** Wall-clock times in ms: e-graph build, saturation, extraction (with graph rebuild), total. */
   ms: { build: number; saturate: number; extract: number; total: number };
 }
 
