@@ -66,14 +66,19 @@ export function extractGreedy(eg: EGraph, model: CostModel, roots: ClassId[]): E
       for (const n of cls.nodes) {
         let cost = own.get(n)!;
         if (!Number.isFinite(cost)) continue;
-        for (const k of n.children) {
-          const b = best.get(eg.find(k));
+        let ready = true;
+        for (const k of distinctChildren(eg, n)) {
+          const b = best.get(k);
           if (!b) {
-            cost = Infinity;
+            ready = false;
             break;
           }
           cost += b.cost;
         }
+        if (!ready) continue;
+        // a tree cost can double with each shared level (2^1024 overflows past ~1,000 residual
+        // blocks): it saturates instead, so every class with an acyclic choice keeps one
+        if (cost === Infinity) cost = Number.MAX_VALUE;
         const cur = best.get(cls.id);
         if (cost < (cur?.cost ?? Infinity)) {
           best.set(cls.id, { cost, node: n });
@@ -93,4 +98,10 @@ export function extractGreedy(eg: EGraph, model: CostModel, roots: ClassId[]): E
     for (const k of b.node.children) stack.push(k);
   }
   return { choice, cost: dagCost(eg, model, choice, roots) };
+}
+
+/** The canonical classes a node reads, each once (`Add(v, v)` pays for `v` once). */
+function distinctChildren(eg: EGraph, n: ENode): ClassId[] {
+  const kids = n.children.map((k) => eg.find(k));
+  return kids.length < 2 ? kids : [...new Set(kids)];
 }

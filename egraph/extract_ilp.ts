@@ -163,18 +163,8 @@ export async function extractIlp(
   const start = new Float64Array(mip.cost.length);
   for (const c of greedy.choice.keys()) start[sCol.get(c)!] = 1;
   for (const { node, cls, x } of nodes) if (greedy.choice.get(cls) === node) start[x] = 1;
-  const height = new Map<ClassId, number>();
-  const heightOf = (c: ClassId): number => {
-    let h = height.get(c);
-    if (h !== undefined) return h;
-    h = 0;
-    for (const k of greedy.choice.get(c)!.children.map((k) => eg.find(k))) {
-      if (scc.of.get(k) === scc.of.get(c)) h = Math.max(h, heightOf(k) + 1);
-    }
-    height.set(c, h);
-    return h;
-  };
-  for (const [c, t] of tCol) if (greedy.choice.has(c)) start[t] = heightOf(c);
+  const height = heightsInComponents(eg, greedy.choice, scc.of);
+  for (const [c, t] of tCol) if (greedy.choice.has(c)) start[t] = height.get(c)!;
 
   let colValue: Float64Array, status: string;
   try {
@@ -239,23 +229,73 @@ async function solve(
   }
 }
 
+/**
+ * Each chosen class's height inside its strongly connected component: 0 when no chosen child is
+ * in the same component, else one more than the highest such child. The greedy choice is acyclic,
+ * so this is well defined; computed with an explicit stack (chains run thousands deep).
+ */
+function heightsInComponents(
+  eg: EGraph,
+  choice: Map<ClassId, ENode>,
+  sccOf: Map<ClassId, number>,
+): Map<ClassId, number> {
+  const height = new Map<ClassId, number>();
+  const onStack = new Set<ClassId>();
+  const inside = (c: ClassId) =>
+    choice.get(c)!.children.map((k) => eg.find(k)).filter((k) => sccOf.get(k) === sccOf.get(c));
+  for (const start of choice.keys()) {
+    if (height.has(start)) continue;
+    const stack: [ClassId, ClassId[], number][] = [[start, inside(start), 0]];
+    onStack.add(start);
+    while (stack.length) {
+      const frame = stack[stack.length - 1];
+      const [c, kids, i] = frame;
+      if (i < kids.length) {
+        frame[2]++;
+        const k = kids[i];
+        // a class already on the stack would close a cycle (never in an acyclic choice): skipped
+        if (!height.has(k) && !onStack.has(k)) stack.push([k, inside(k), 0]), onStack.add(k);
+        continue;
+      }
+      stack.pop();
+      onStack.delete(c);
+      height.set(c, kids.reduce((h, k) => Math.max(h, (height.get(k) ?? -1) + 1), 0));
+    }
+  }
+  return height;
+}
+
 /** The choice restricted to what the roots use; undefined when a class lacks a node or a cycle is closed. */
 function pickUnder(eg: EGraph, choice: Map<ClassId, ENode>, roots: ClassId[]): Map<ClassId, ENode> | undefined {
   const out = new Map<ClassId, ENode>();
   const state = new Map<ClassId, 1 | 2>(); // 1 on the DFS stack, 2 done
-  const visit = (c: ClassId): boolean => {
-    const st = state.get(c);
-    if (st === 2) return true;
-    if (st === 1) return false;
-    const n = choice.get(c);
-    if (!n) return false;
-    state.set(c, 1);
-    for (const k of n.children) if (!visit(eg.find(k))) return false;
-    state.set(c, 2);
-    out.set(c, n);
-    return true;
-  };
-  return roots.every(visit) ? out : undefined;
+  for (const root of roots) {
+    // depth-first, with an explicit stack of (class, next child index)
+    const stack: [ClassId, number][] = [];
+    const enter = (c: ClassId): boolean => {
+      const st = state.get(c);
+      if (st === 2) return true;
+      if (st === 1 || !choice.has(c)) return false;
+      state.set(c, 1);
+      stack.push([c, 0]);
+      return true;
+    };
+    if (!enter(root)) return undefined;
+    while (stack.length) {
+      const frame = stack[stack.length - 1];
+      const [c, i] = frame;
+      const n = choice.get(c)!;
+      if (i < n.children.length) {
+        frame[1]++;
+        if (!enter(eg.find(n.children[i]))) return undefined;
+        continue;
+      }
+      stack.pop();
+      state.set(c, 2);
+      out.set(c, n);
+    }
+  }
+  return out;
 }
 
 /** Classes reachable from the roots through any node's children. */

@@ -57,14 +57,24 @@ export function extractionToGraph(
   for (const [name, t] of g.initializers) constName.set(t, name);
 
   const visiting = new Set<ClassId>();
-  const emit = (c0: ClassId): string => {
-    const c = eg.find(c0);
-    const have = nameOf.get(c);
-    if (have !== undefined) return have;
-    const n = choice.get(c);
-    if (!n) throw new Error(`no choice for class ${c}`);
-    if (visiting.has(c)) throw new Error(`extraction has a cycle through class ${c}`);
-    visiting.add(c);
+  const nameOfChild = (k: ClassId): string => nameOf.get(eg.find(k))!;
+  /** The children a node needs named before it is emitted, in the order they are emitted. */
+  const needs = (n: ENode): readonly ClassId[] =>
+    n.op === "$none" || n.op === "$in" || n.op === "$const" ? [] : n.op === "$out" ? [n.children[0]] : n.children;
+  const capturesOf = (n: ENode) => (n.attrs.find((a) => a.name === "$captures")?.value ?? []) as string[];
+  /** After child `j` of `n` is named: a captured value is written under the name the body reads. */
+  const afterChild = (n: ENode, j: number) => {
+    if (n.op.startsWith("$")) return;
+    const captures = capturesOf(n);
+    const nIn = n.children.length - captures.length;
+    if (j < nIn) return;
+    const cap = captures[j - nIn];
+    const v = nameOfChild(n.children[j]);
+    if (v !== cap) nodes.push(identity(v, cap));
+    used.add(cap);
+  };
+  /** Name class `c` (whose needed children are all named) and emit its node. */
+  const emitOne = (c: ClassId, n: ENode): string => {
     let name: string;
     if (n.op === "$none") name = "";
     else if (n.op === "$in") {
@@ -77,18 +87,13 @@ export function extractionToGraph(
       if (orig) used.add(orig);
       initializers.set(name, t);
     } else if (n.op === "$out") {
-      const tupleName = emit(n.children[0]);
+      const tupleName = nameOfChild(n.children[0]);
       const idx = n.attrs[0].value as number;
       name = tupleOutputs.get(tupleName)![idx];
     } else {
-      const captures = (n.attrs.find((a) => a.name === "$captures")?.value ?? []) as string[];
+      const captures = capturesOf(n);
       const nIn = n.children.length - captures.length;
-      const inputs = n.children.slice(0, nIn).map(emit);
-      captures.forEach((cap, i) => {
-        const v = emit(n.children[nIn + i]);
-        if (v !== cap) nodes.push(identity(v, cap));
-        used.add(cap);
-      });
+      const inputs = n.children.slice(0, nIn).map(nameOfChild);
       const attrs = n.attrs.filter((a) => a.name !== "$captures");
       if (n.outputs > 1) {
         // each output takes the name its projection class claims (a graph output, the original name)
@@ -132,9 +137,40 @@ export function extractionToGraph(
         });
       }
     }
-    visiting.delete(c);
-    nameOf.set(c, name);
     return name;
+  };
+  /**
+   * Emit class `c0` after everything it needs, depth first in child order, with an explicit
+   * stack (a chain is as deep as the model): each frame is a class and its next child.
+   */
+  const emit = (c0: ClassId): string => {
+    const stack: { c: ClassId; n: ENode; next: number }[] = [];
+    const enter = (k: ClassId) => {
+      const c = eg.find(k);
+      if (nameOf.has(c)) return;
+      const n = choice.get(c);
+      if (!n) throw new Error(`no choice for class ${c}`);
+      if (visiting.has(c)) throw new Error(`extraction has a cycle through class ${c}`);
+      visiting.add(c);
+      stack.push({ c, n, next: 0 });
+    };
+    enter(c0);
+    while (stack.length) {
+      const f = stack[stack.length - 1];
+      const kids = needs(f.n);
+      if (f.next < kids.length) {
+        const k = kids[f.next++];
+        enter(k);
+        if (nameOf.has(eg.find(k))) afterChild(f.n, f.next - 1);
+        continue;
+      }
+      stack.pop();
+      visiting.delete(f.c);
+      nameOf.set(f.c, emitOne(f.c, f.n));
+      const parent = stack[stack.length - 1];
+      if (parent) afterChild(parent.n, parent.next - 1);
+    }
+    return nameOf.get(eg.find(c0))!;
   };
   const tupleOutputs = new Map<string, string[]>();
   const identity = (from: string, to: string): Node => ({
