@@ -5,24 +5,18 @@
  * @module
  */
 
-import { SaturnError } from "../errors.ts";
+import type { SaturnError } from "../errors.ts";
 import { terminalJson, terminalLine, TOKEN_MAX } from "./terminal.ts";
 
-/** `--dim name=N` options as sizes for symbolic dims (a bad one is the user's error). */
-export function parseDims(opts: readonly string[] | undefined): Record<string, number> {
-  const dims: Record<string, number> = {};
-  for (const d of opts ?? []) {
-    const m = /^([^=]+)=(\d+)$/.exec(d);
-    if (!m) throw new SaturnError("BAD_ARGUMENT", `--dim ${d}: expected name=size`);
-    dims[m[1]] = Number(m[2]);
-  }
-  return dims;
-}
+/** `--dim NAME=N` / `--dim INPUT:AXIS=N` options as sizes for symbolic dims: the library's one parser. */
+export { parseDimSizes as parseDims } from "../verify/input_dims.ts";
 
 /** For each library option a `SaturnError` can name, the CLI's words for it (library messages name no flags). */
 const FLAG_HINTS: Record<string, (e: SaturnError) => string> = {
   without: (e) => `--without ${e.where}: no such pack or rule`,
   inputs: (e) => `${e.message} with --inputs`,
+  dims: (e) => e.message.replace(/\)$/, " with --dim NAME=N or --dim INPUT:AXIS=N)"),
+  "dims|inputs": (e) => e.message.replace(/\)$/, " with --dim or --inputs)"),
   f16: (e) => `--f16: ${e.message} (run without --f16)`,
   backend: (e) => `${e.message}; \`--backend ref\` runs the reference interpreter`,
 };
