@@ -1,19 +1,24 @@
 /**
  * `saturn optimize MODEL [-o OUT] [--rules FILE…] [--without PACK…] [--time-limit S]
- * [--node-limit N] [--extract greedy|ilp] [--check] [--json]`.
+ * [--node-limit N] [--extract greedy|ilp] [--check [--dim NAME=N | INPUT:AXIS=N…] [--inputs F.json]] [--json]`.
  *
  * Writes MODEL.opt.onnx beside the input by default (never over it, atomically). With
- * `--check`, original and optimized run on seeded random inputs first; on a mismatch nothing
- * is written and the exit code is 3.
+ * `--check`, original and optimized run on the same inputs first — those `--inputs` gives, seeded
+ * random ones for the rest, symbolic dims sized by `--dim` as `saturn run` takes them; on a
+ * mismatch nothing is written and the exit code is 3.
  * @module
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { SaturnError } from "../errors.ts";
-import { loadOnnx, saveOnnx } from "../onnx/load.ts";
+import { readFileOrFail, saveOnnx } from "../onnx/load.ts";
 import { optimize, OPTIMIZE_DEFAULTS, type OptimizeResult } from "../optimize/verified.ts";
-import { checkEquivalent } from "../verify/check.ts";
-import { type CliIO, progress } from "./io.ts";
+import { checkEquivalent, type CheckOptions } from "../verify/check.ts";
+import { checkDimNames, inputsFromJson } from "../verify/inputs.ts";
+import type { Model } from "../ir/graph.ts";
+import { type CliIO, parseDims, progress } from "./io.ts";
+import { loadInput, refuseOverwrite } from "./output_guard.ts";
+import { deferInterrupts, releaseTemp, trackTemp } from "./temp_files.ts";
 
 function sum(h: Record<string, number>): number {
   return Object.values(h).reduce((a, b) => a + b, 0);
@@ -32,6 +37,8 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
       "node-limit": { type: "string", default: String(OPTIMIZE_DEFAULTS.nodeLimit) },
       extract: { type: "string", default: OPTIMIZE_DEFAULTS.extract },
       check: { type: "boolean", default: false },
+      dim: { type: "string", multiple: true },
+      inputs: { type: "string" },
       "trust-rules": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
     },
@@ -49,16 +56,17 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
   }
   const file = positionals[0];
   const out = values.output ?? file.replace(/\.onnx$/i, "") + ".opt.onnx";
-  if (path.resolve(out) === path.resolve(file)) {
-    throw new SaturnError("BAD_ARGUMENT", `refusing to write over the input ${file}`);
-  }
   const outDir = path.dirname(path.resolve(out));
   let dirOk = false;
   try {
     dirOk = Deno.statSync(outDir).isDirectory;
   } catch { /* reported below */ }
   if (!dirOk) throw new SaturnError("BAD_ARGUMENT", `-o ${out}: folder ${outDir} does not exist`);
-  const model = loadOnnx(file);
+  // never over the input: its model file or any of its external-data files, links resolved
+  const { model, files: used } = loadInput(file);
+  refuseOverwrite(used, file, [out]);
+  const guard = (files: string[]) => refuseOverwrite(used, file, files);
+  const checkOpts = checkOptions(model, values);
   const bar = values.json ? undefined : progress(io, "optimize");
   let result: OptimizeResult;
   try {
@@ -82,29 +90,52 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
   const { model: final, report: r, verification: gate } = result;
   // never a refuted rule; an unverified user rule only with --trust-rules
   for (const { rule, status, reason } of gate.skipped) {
+    if (status === "unverified") continue;
     const trust = status === "unknown" ? "; --trust-rules applies it anyway" : "";
     io.err(`saturn: not applying rule ${rule.name} (${rule.file ?? rule.pack}:${rule.line ?? 1}): ${reason}${trust}`);
+  }
+  const late = gate.skipped.filter((s) => s.status === "unverified");
+  if (late.length) {
+    io.err(
+      `saturn: ${late.length} rules not applied: not verified within --time-limit ${timeLimit} s (${gate.verifiedNow.length} verified now and cached; run again to go on, or raise --time-limit)`,
+    );
   }
   let check: Awaited<ReturnType<typeof checkEquivalent>> | undefined;
   const tmp = `${out}.tmp-check-${Deno.pid}.onnx`;
   if (values.check) {
-    saveOnnx(final, tmp);
+    // the temporary model and its external data, if any, are removed however this ends (interrupts too)
+    let written: string[] = [];
+    saveOnnx(final, tmp, {
+      beforeWrite: (files) => {
+        guard(files);
+        written = files;
+        for (const f of files) trackTemp(f);
+      },
+    });
     try {
-      check = await checkEquivalent({ file, model }, { file: tmp, model: final });
+      check = await checkEquivalent({ file, model }, { file: tmp, model: final }, checkOpts);
     } finally {
-      try {
-        Deno.removeSync(tmp);
-      } catch { /* already gone */ }
+      for (const f of written) {
+        try {
+          Deno.removeSync(f);
+        } catch { /* already gone */ }
+        releaseTemp(f);
+      }
     }
     if (check.mismatches.length) {
       const m = check.mismatches[0];
-      io.err(
-        `saturn: optimized model differs from the original at output '${m.output}' (seed ${m.seed}): ${m.reason}; nothing written`,
-      );
+      const at = m.output ? ` at output '${m.output}'` : "";
+      io.err(`saturn: optimized model differs from the original${at} (seed ${m.seed}): ${m.reason}; nothing written`);
       return 3;
     }
   }
-  saveOnnx(final, out);
+  // an interrupt now waits for the atomic save to finish: no temporary file of it is left behind
+  saveOnnx(final, out, {
+    beforeWrite: (files) => {
+      guard(files);
+      deferInterrupts();
+    },
+  });
   const fired = [...r.run.rules].filter(([, s]) => s.applied > 0).sort((a, b) => b[1].applied - a[1].applied);
   if (values.json) {
     io.json({
@@ -129,7 +160,15 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
         verifiedNow: gate.verifiedNow.map((v) => ({ rule: v.name, status: v.status })),
         trusted: gate.trusted,
       },
-      check: check ? { passed: true, seeds: check.seeds, executors: check.executors } : null,
+      check: check
+        ? {
+          passed: true,
+          seeds: check.seeds,
+          executors: check.executors,
+          inputs: check.inputs,
+          tolerances: check.tolerances,
+        }
+        : null,
     });
     return 0;
   }
@@ -153,11 +192,38 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
     } ms, extract ${r.ms.extract.toFixed(0)} ms`,
   );
   if (check) {
+    const tols = Object.entries(check.tolerances).map(([d, t]) =>
+      `${d} atol ${t.atol.toExponential()}, rtol ${t.rtol.toExponential()}`
+    );
+    const { given, defaultsFed } = check.inputs;
+    const from = [
+      given.length ? `${given.join(", ")} from ${values.inputs}` : "",
+      defaultsFed.length
+        ? `defaults of ${defaultsFed.join(", ")} replaced on seed ${check.seeds.slice(1).join(", ")}`
+        : "",
+    ].filter((x) => x).join("; ");
     io.out(
       `  check: outputs match on seeds ${
         check.seeds.join(", ")
-      } (${check.executors.original} vs ${check.executors.optimized}, atol 1e-4, rtol 1e-3)`,
+      } (${check.executors.original} vs ${check.executors.optimized}${tols.length ? ", " + tols.join("; ") : ""})${
+        from ? ` (${from})` : ""
+      }`,
     );
   }
   return 0;
+}
+
+/** `--dim` and `--inputs` as options of `checkEquivalent`; both size the inputs of `--check` only. */
+function checkOptions(model: Model, values: { check?: boolean; dim?: string[]; inputs?: string }): CheckOptions {
+  if (!values.check) {
+    if (values.dim?.length || values.inputs) {
+      throw new SaturnError("BAD_ARGUMENT", "--dim and --inputs give the inputs of --check: add --check");
+    }
+    return {};
+  }
+  const dims = parseDims(values.dim);
+  checkDimNames(model, dims);
+  if (!values.inputs) return { dims };
+  const text = new TextDecoder().decode(readFileOrFail(values.inputs));
+  return { dims, inputs: inputsFromJson(model, text, { file: values.inputs, partial: true }) };
 }

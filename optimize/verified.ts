@@ -59,7 +59,10 @@ export interface OptimizeOptions {
   iterLimit?: number;
   /** E-nodes at most (200,000). */
   nodeLimit?: number;
-  /** Wall-clock limit of saturation, and of the ILP extraction, in ms (10,000). */
+  /**
+   * Wall-clock limit in ms (10,000) of each phase: verifying rules no cache knows (those not reached
+   * are not applied this time; their verdicts are cached as they come), saturation, and the ILP extraction.
+   */
   timeLimitMs?: number;
   /** Extraction: the ILP, shared sub-graphs counted once, with greedy as its fallback (`"ilp"`), or greedy. */
   extract?: ExtractionMethod;
@@ -138,6 +141,8 @@ export async function optimize(model: Model, options: OptimizeOptions = {}): Pro
   const verification = await gateRules(loaded, {
     trustRules: options.trustRules ?? d.trustRules,
     cacheFile: options.cacheFile,
+    // verification of rules no cache knows gets the same budget as saturation
+    timeLimitMs,
     onProgress: onProgress && ((done, total, rule) => onProgress({ phase: "verify", done, total, rule })),
   });
   const cost = options.cost ?? new AnalyticalCost();

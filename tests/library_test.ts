@@ -80,3 +80,23 @@ Deno.test("optimize() errors name library options, never command-line flags", as
     assert(!/(^|\s)--?[a-z]/.test(err.message), `${what}: message names a flag: ${err.message}`);
   }
 });
+
+Deno.test("optimize() bounds verification by timeLimitMs: rules not reached stay unapplied, the next call goes on", async () => {
+  // 300 distinct correct rules, far more than one second of verification
+  const text = Array.from({ length: 300 }, (_, i) => `comm-${i}: (Add (Mul ?a ?b) ?c${i}) => (Add ?c${i} (Mul ?b ?a))`)
+    .join("\n");
+  const rules = parseRules(text, "many.rules", "user");
+  const cacheFile = await tempCache();
+  const t0 = performance.now();
+  const first = await optimize(divModel(), { rules, cacheFile, timeLimitMs: 1000 });
+  const ms = performance.now() - t0;
+  const late = first.verification.skipped.filter((s) => s.status === "unverified");
+  assert(late.length > 0, "every rule was verified within one second: the test needs more rules");
+  assert(first.verification.verifiedNow.length > 0, "nothing was verified");
+  assertEquals(late.length + first.verification.verifiedNow.length, 300);
+  assert(!first.verification.applied.some((r) => late.some((s) => s.rule === r)), "an unverified rule was applied");
+  assert(ms < 15_000, `optimize took ${ms.toFixed(0)} ms with a 1 s limit per phase`);
+  const second = await optimize(divModel(), { rules, cacheFile, timeLimitMs: 1000 });
+  const lateAgain = second.verification.skipped.filter((s) => s.status === "unverified");
+  assert(lateAgain.length < late.length, `no progress: ${late.length} then ${lateAgain.length} left`);
+});

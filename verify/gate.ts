@@ -7,14 +7,18 @@
  */
 import type { Rule } from "../rules/rule.ts";
 import { readUserCache, ruleKey, shippedVerdicts, type StoredVerdict, storeVerdict, writeUserCache } from "./cache.ts";
-import { verifyRule } from "./verify_rule.ts";
+import { verifyRule, Z3_QUERY_MS } from "./verify_rule.ts";
 
 /** What the gate decided. */
 export interface GateReport {
   /** Rules `optimize` may apply, in their given order. */
   applied: Rule[];
-  /** Rules not applied: `refuted` (never applied) or `unknown` (verification inconclusive; `trustRules` applies them). */
-  skipped: { rule: Rule; status: "refuted" | "unknown"; reason: string }[];
+  /**
+   * Rules not applied: `refuted` (never applied), `unknown` (verification inconclusive; `trustRules`
+   * applies them) or `unverified` (not reached before `timeLimitMs`; verdicts found so far are cached,
+   * so the next call goes on where this one stopped).
+   */
+  skipped: { rule: Rule; status: "refuted" | "unknown" | "unverified"; reason: string }[];
   /** rules verified during this call (not found in a cache) */
   verifiedNow: StoredVerdict[];
   /** shipped rules whose committed verdict was missing or stale */
@@ -36,6 +40,11 @@ export interface GateOptions {
   cacheFile?: string;
   /** Called before each rule that must be verified now: `done` of `total`, and the rule's name. */
   onProgress?: (done: number, total: number, name: string) => void;
+  /**
+   * Wall-clock budget of verification in ms (none by default): rules not yet verified when it runs
+   * out are not applied (`unverified`); Z3 queries get at most what is left.
+   */
+  timeLimitMs?: number;
 }
 
 /**
@@ -76,10 +85,20 @@ export async function gateRules(rules: readonly Rule[], opts: GateOptions = {}):
     }
   }
   const fresh: StoredVerdict[] = [];
+  const deadline = opts.timeLimitMs === undefined ? Infinity : t0 + opts.timeLimitMs;
   for (let i = 0; i < pending.length; i++) {
     const r = pending[i];
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      for (const late of pending.slice(i)) {
+        const reason = `not verified within the time limit (${i} of ${pending.length} rules verified; ` +
+          `verdicts are cached, so the next run goes on)`;
+        report.skipped.push({ rule: late, status: "unverified", reason });
+      }
+      break;
+    }
     opts.onProgress?.(i, pending.length, r.name);
-    const v = storeVerdict(r, await verifyRule(r));
+    const v = storeVerdict(r, await verifyRule(r, left < Infinity ? { timeoutMs: Math.min(Z3_QUERY_MS, left) } : {}));
     fresh.push(v);
     decide(r, v, opts, report);
   }

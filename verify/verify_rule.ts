@@ -86,7 +86,10 @@ export type Prover = (
   opts: { timeoutMs: number; symbolic: ReadonlySet<string> },
 ) => Promise<ProofResult>;
 
-/** Options for `verifyRule`. */
+/** Z3's time per query unless `VerifyOptions.timeoutMs` says otherwise. */
+export const Z3_QUERY_MS = 5000;
+
+/** How `verifyRule` verifies. */
 export interface VerifyOptions {
   /** Seed of instance sampling and test inputs (default 1): verdicts are reproducible. */
   seed?: number;
@@ -239,7 +242,7 @@ export async function verifyRule(rule: Rule, opts: VerifyOptions = {}): Promise<
       let all = true;
       for (const pair of inst.pairs) {
         const res = await prover(inst.model, pair[0], pair[1], {
-          timeoutMs: opts.timeoutMs ?? 5000,
+          timeoutMs: opts.timeoutMs ?? Z3_QUERY_MS,
           symbolic: new Set(inst.dataInputs),
         });
         if (res.status === "proved") continue;
