@@ -8,9 +8,10 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { SaturnError } from "../errors.ts";
-import { loadOnnx } from "../onnx/load.ts";
 import { buildProgram, moduleSource } from "../webgpu/compile.ts";
 import { type CliIO, parseDims } from "./io.ts";
+import { loadInput, refuseOverwrite } from "./output_guard.ts";
+import { releaseTemp, trackTemp } from "./temp_files.ts";
 
 /** Run the command; returns the exit code. */
 export function compileCommand(args: string[], io: CliIO): number {
@@ -28,24 +29,30 @@ export function compileCommand(args: string[], io: CliIO): number {
   if (!values.output) throw new SaturnError("BAD_ARGUMENT", "compile needs -o DIR");
   const dims = parseDims(values.dim);
   const file = positionals[0];
-  const model = loadOnnx(file);
-  const { program, weights } = buildProgram(model, { dims, f16: values.f16 });
+  const { model, files: used } = loadInput(file);
   const name = path.basename(file).replace(/\.onnx$/i, "");
   const dir = values.output;
   const js = path.join(dir, `${name}.js`), bin = path.join(dir, `${name}.weights.bin`);
+  // never over the input: its model file or any of its external-data files, links resolved
+  refuseOverwrite(used, file, [js, bin]);
+  const { program, weights } = buildProgram(model, { dims, f16: values.f16 });
   // both files appear together or not at all
   const tmp = `.tmp-${Deno.pid}`;
+  for (const f of [bin + tmp, js + tmp]) trackTemp(f);
   try {
     Deno.mkdirSync(dir, { recursive: true });
     Deno.writeFileSync(bin + tmp, weights);
     Deno.writeTextFileSync(js + tmp, moduleSource(program, `./${name}.weights.bin`, name));
     Deno.renameSync(bin + tmp, bin);
+    releaseTemp(bin + tmp);
     Deno.renameSync(js + tmp, js);
+    releaseTemp(js + tmp);
   } catch (e) {
     for (const f of [bin + tmp, js + tmp]) {
       try {
         Deno.removeSync(f);
       } catch { /* not written */ }
+      releaseTemp(f);
     }
     throw new SaturnError("FILE_UNREADABLE", `${dir}: cannot write the compiled module (${(e as Error).message})`, dir);
   }

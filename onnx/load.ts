@@ -77,6 +77,11 @@ export function loadOnnxBytes(bytes: Uint8Array, opts: LoadBytesOptions = {}): M
 export interface SaveOptions {
   /** Write initializers of at least `threshold` bytes to `location` beside the model. */
   externalData?: ExternalDataOptions;
+  /**
+   * Called with every file the save will write (the model, then its external-data file when
+   * there is one) before any is written; if it throws, nothing is written.
+   */
+  beforeWrite?: (files: string[]) => void;
 }
 
 /**
@@ -100,8 +105,9 @@ export interface SaveOptions {
 export function saveOnnx(model: Model, file: string, opts: SaveOptions = {}): void {
   const enc = encodeModel(model, opts.externalData, path.basename(file) + ".data");
   const dir = path.dirname(file);
-  if (enc.external) {
-    const target = path.join(dir, enc.external.location);
+  const target = enc.external ? path.join(dir, enc.external.location) : undefined;
+  opts.beforeWrite?.(target === undefined ? [file] : [file, target]);
+  if (enc.external && target !== undefined) {
     atomicWrite(target, (f) => {
       for (const c of enc.external!.chunks) writeAll(f, c);
     });
