@@ -64,15 +64,37 @@ export type { NodeContext } from "./ir/ops/node_context.ts";
 export type { RunContext, SubgraphRunner } from "./ir/ops/run_context.ts";
 export type { InferContext, SubgraphTyper } from "./ir/ops/infer_context.ts";
 export { type ModelStats, modelStats } from "./ir/stats.ts";
-export { inputsFromJson, type RandomInputOptions, randomInputs } from "./verify/inputs.ts";
-export { type OrtOptions, runOrt } from "./verify/ort.ts";
+export {
+  checkDimNames,
+  defaultedDims,
+  defaultInputs,
+  type DimSizes,
+  explainFailure,
+  type InputRole,
+  inputRoles,
+  inputsFromJson,
+  inputShape,
+  type JsonInputOptions,
+  parseDimSizes,
+  type RandomInputOptions,
+  randomInputs,
+} from "./verify/inputs.ts";
+export { type OrtOptions, OrtRunError, runOrt } from "./verify/ort.ts";
 export {
   type ConformanceOptions,
   type ConformanceReport,
   runConformance,
   type TestResult,
 } from "./conformance/runner.ts";
-export { compareTensors, compareValues, type Tolerance } from "./conformance/compare.ts";
+export {
+  compareTensors,
+  compareValues,
+  DEFAULT_TOLERANCE,
+  type ErrorStats,
+  errorStats,
+  type Tolerance,
+  toleranceFor,
+} from "./conformance/compare.ts";
 export type { OptimizeReport } from "./optimize/optimize.ts";
 export {
   type ExtractionMethod,
@@ -112,7 +134,7 @@ export {
   runRules,
   type StopReason,
 } from "./egraph/runner.ts";
-export { checkEquivalent, type CheckResult, type Mismatch } from "./verify/check.ts";
+export { checkEquivalent, type CheckOptions, type CheckResult, type Mismatch } from "./verify/check.ts";
 export {
   type Counterexample,
   type ProofResult,

@@ -1,30 +1,32 @@
 /**
- * `saturn run MODEL [--backend webgpu|ref] [--inputs FILE.json | --seed N] [--dim name=N…]
+ * `saturn run MODEL [--backend webgpu|ref] [--inputs FILE.json] [--seed N] [--dim NAME=N | INPUT:AXIS=N…]
  * [--compare ort|ref] [--f16] [--profile] [--json]`.
  * Runs the model on WebGPU (the default) or the reference interpreter; with `--compare ort` also
  * onnxruntime-node on the same inputs (`--compare ref`: the reference interpreter), printing each
- * output's max absolute and relative error, exit 1 beyond atol 1e-4 / rtol 1e-3 (1e-2 / 1e-2 with
- * `--f16`, which stores float tensors in half precision on the GPU). `--profile` times
- * each WebGPU kernel with timestamp queries and prints the slowest.
+ * output's max absolute and relative error, exit 1 beyond its element type's tolerance (float32
+ * atol 1e-4 / rtol 1e-3, float16 1e-2 / 1e-2: `toleranceFor`; float16's for every float output with
+ * `--f16`, which stores float tensors in half precision on the GPU). `--inputs` may give some inputs;
+ * the others are drawn with `--seed`, symbolic dims sized by `--dim NAME=N` or `--dim INPUT:AXIS=N`.
+ * `--profile` times each WebGPU kernel with timestamp queries and prints the slowest.
  * @module
  */
 import { parseArgs } from "node:util";
 import { SaturnError } from "../errors.ts";
 import { loadOnnx, readFileOrFail } from "../onnx/load.ts";
 import { findUnsupported, runModel } from "../ir/interpreter.ts";
-import { inputsFromJson, randomInputs } from "../verify/inputs.ts";
+import { checkDimNames, explainFailure, inputsFromJson, randomInputs } from "../verify/inputs.ts";
 import { runOrt } from "../verify/ort.ts";
-import { compareTensors, errorStats } from "../conformance/compare.ts";
-import { dtypeName, isFloat } from "../ir/dtype.ts";
+import { compareTensors, DEFAULT_TOLERANCE, errorStats, type Tolerance, toleranceFor } from "../conformance/compare.ts";
+import { DataType, dtypeName, isFloat } from "../ir/dtype.ts";
 import { Tensor, toNumbers } from "../ir/tensor.ts";
 import type { Value } from "../ir/values.ts";
 import type { Model } from "../ir/graph.ts";
 import { type CliIO, parseDims } from "./io.ts";
 
-/** Tolerances of `--compare`. */
-export const COMPARE_TOLERANCE = { atol: 1e-4, rtol: 1e-3 };
-/** Tolerances of `--compare` with `--f16`. */
-export const F16_TOLERANCE = { atol: 1e-2, rtol: 1e-2 };
+/** Tolerances of `--compare` for float32 outputs (each output is judged at its element type's: `toleranceFor`). */
+export const COMPARE_TOLERANCE: Tolerance = DEFAULT_TOLERANCE;
+/** Tolerances of `--compare` with `--f16`: float16's, for every float output. */
+export const F16_TOLERANCE: Tolerance = toleranceFor(DataType.FLOAT16);
 
 function preview(t: Tensor): string {
   const d = t.data;
@@ -67,18 +69,30 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
       "--compare ref compares with the reference backend itself: use --backend webgpu",
     );
   }
-  if (values.inputs && values.seed !== undefined) {
-    throw new SaturnError("BAD_ARGUMENT", "give --inputs or --seed, not both");
-  }
   const seed = values.seed === undefined ? 0 : Number(values.seed);
   if (!Number.isInteger(seed)) throw new SaturnError("BAD_ARGUMENT", `--seed ${values.seed}: not an integer`);
   const dims = parseDims(values.dim);
   const file = positionals[0];
   const model = loadOnnx(file);
   if (backend === "ref") requireReference(model, "reference");
-  const inputs = values.inputs
-    ? inputsFromJson(model, new TextDecoder().decode(readFileOrFail(values.inputs)), values.inputs)
-    : randomInputs(model, { seed, dims });
+  checkDimNames(model, dims);
+  // --inputs may give some inputs; the others are drawn with --seed
+  const given = values.inputs
+    ? inputsFromJson(model, new TextDecoder().decode(readFileOrFail(values.inputs)), {
+      file: values.inputs,
+      partial: true,
+    })
+    : undefined;
+  const inputs = randomInputs(model, { seed, dims, given });
+  const allGiven = given !== undefined && [...inputs.keys()].every((k) => given.has(k));
+  // a run that fails on drawn inputs says which dims took 1 or which inputs were drawn
+  const guard = async <T>(f: () => T | Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (e) {
+      throw e instanceof SaturnError ? explainFailure(e, file, model, { dims, given: new Set(given?.keys()) }) : e;
+    }
+  };
   let outs: Map<string, Value | undefined>;
   let ms: number;
   let device: string | undefined;
@@ -91,12 +105,14 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     const inputShapes: Record<string, number[]> = {};
     for (const [k, v] of inputs) if (v instanceof Tensor) inputShapes[k] = [...v.dims];
     const t0 = performance.now();
-    const session = await createSession(model, { dims, inputShapes, profile: values.profile, f16: values.f16 });
+    const session = await guard(() =>
+      createSession(model, { dims, inputShapes, profile: values.profile, f16: values.f16 })
+    );
     setupMs = performance.now() - t0;
     device = session.device;
     try {
       const t1 = performance.now();
-      outs = await session.run(inputs);
+      outs = await guard(() => session.run(inputs));
       ms = performance.now() - t1;
       if (values.profile) {
         // a second run: the first one includes shader compilation on many drivers
@@ -108,18 +124,19 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     }
   } else {
     const t0 = performance.now();
-    outs = runModel(model, inputs);
+    outs = await guard(() => runModel(model, inputs));
     ms = performance.now() - t0;
   }
   let refOuts: Map<string, Value | undefined> | undefined;
   if (values.compare === "ref") {
     requireReference(model, "reference");
-    refOuts = runModel(model, inputs);
+    refOuts = await guard(() => runModel(model, inputs));
   }
-  const ort = values.compare === "ort" ? await runOrt(file, inputs) : refOuts;
+  const ort = values.compare === "ort" ? await guard(() => runOrt(file, inputs)) : refOuts;
   const against = values.compare === "ref" ? "the reference interpreter" : "ONNX Runtime";
   const vs = values.compare === "ref" ? "ref" : "ort";
-  const tol = values.f16 ? F16_TOLERANCE : COMPARE_TOLERANCE;
+  // each output at its element type's tolerance; with --f16 never tighter than float16's
+  const tolerances = new Map<string, Tolerance>();
   let bad = 0;
   const rows = [...outs].map(([name, v]) => {
     if (!(v instanceof Tensor)) return { name, kind: v?.kind ?? "none" };
@@ -130,12 +147,10 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
         row.ort = "missing";
         bad++;
       } else {
+        const tol = toleranceFor(r.dtype, values.f16 ? F16_TOLERANCE : COMPARE_TOLERANCE);
+        if (isFloat(r.dtype)) tolerances.set(dtypeName(r.dtype), tol);
         const why = compareTensors(v, r, tol);
-        const sameShape = v.dtype === r.dtype && v.dims.length === r.dims.length &&
-          v.dims.every((d, i) => d === r.dims[i]);
-        const stats = sameShape && isFloat(v.dtype)
-          ? errorStats(v, r)
-          : { maxAbs: why ? NaN : 0, maxRel: why ? NaN : 0 };
+        const stats = errorStats(v, r);
         row.maxAbsError = stats.maxAbs;
         row.maxRelError = stats.maxRel;
         row.match = !why;
@@ -154,7 +169,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
       ...(device ? { device } : {}),
       ms: Math.round(ms * 10) / 10,
       ...(setupMs !== undefined ? { setupMs: Math.round(setupMs * 10) / 10 } : {}),
-      seed: values.inputs ? null : seed,
+      seed: allGiven ? null : seed,
       outputs: rows,
       ...(ort ? { compare: vs, match: bad === 0 } : {}),
       ...(profile ? { profile } : {}),
@@ -178,11 +193,12 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     }
     if (values.profile) printProfile(profile, io);
     if (ort) {
-      io.out(
-        bad
-          ? `${bad} output(s) differ beyond atol ${tol.atol.toExponential()}, rtol ${tol.rtol.toExponential()}`
-          : `all outputs match ${against} (atol ${tol.atol.toExponential()}, rtol ${tol.rtol.toExponential()})`,
-      );
+      const fmt = (t: Tolerance) => `atol ${t.atol.toExponential()}, rtol ${t.rtol.toExponential()}`;
+      const distinct = new Set([...tolerances.values()].map(fmt));
+      const tols = distinct.size <= 1
+        ? fmt([...tolerances.values()][0] ?? COMPARE_TOLERANCE)
+        : [...tolerances].map(([d, t]) => `${d}: ${fmt(t)}`).join("; ");
+      io.out(bad ? `${bad} output(s) differ beyond tolerance (${tols})` : `all outputs match ${against} (${tols})`);
     }
   }
   return bad ? 1 : 0;

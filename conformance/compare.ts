@@ -4,7 +4,7 @@
  * booleans and strings exactly.
  * @module
  */
-import { dtypeName, isComplex, isFloat } from "../ir/dtype.ts";
+import { DataType, dtypeName, isComplex, isFloat } from "../ir/dtype.ts";
 import { Tensor, toNumbers } from "../ir/tensor.ts";
 import { MapValue, OptionalValue, SequenceValue, type Value } from "../ir/values.ts";
 
@@ -14,6 +14,44 @@ export interface Tolerance {
   rtol: number;
   /** Absolute tolerance: the floor that matters near zero. */
   atol: number;
+}
+
+/** Tolerance for float32 and float64 results (ONNX Runtime's own checkers use these). */
+export const DEFAULT_TOLERANCE: Readonly<Tolerance> = Object.freeze({ atol: 1e-4, rtol: 1e-3 });
+
+/**
+ * The one table of tolerances by element type, for results computed two ways (ONNX Runtime
+ * against the reference, an optimized model against the original). A narrower float rounds
+ * each step further: float16 keeps 11 significant bits, bfloat16 8, float8 3 or 4. Integer,
+ * bool and string results must match exactly and have no entry.
+ */
+const DTYPE_TOLERANCE: Record<number, Readonly<Tolerance>> = {
+  [DataType.FLOAT]: DEFAULT_TOLERANCE,
+  [DataType.DOUBLE]: DEFAULT_TOLERANCE,
+  [DataType.FLOAT16]: { atol: 1e-2, rtol: 1e-2 },
+  [DataType.BFLOAT16]: { atol: 5e-2, rtol: 5e-2 },
+  [DataType.FLOAT8E4M3FN]: { atol: 0.25, rtol: 0.25 },
+  [DataType.FLOAT8E4M3FNUZ]: { atol: 0.25, rtol: 0.25 },
+  [DataType.FLOAT8E5M2]: { atol: 0.5, rtol: 0.5 },
+  [DataType.FLOAT8E5M2FNUZ]: { atol: 0.5, rtol: 0.5 },
+};
+
+/**
+ * The tolerance for results of one element type: the table's entry for it, never tighter
+ * than `floor` (e.g. float16 storage of float32 tensors loosens float32 results too).
+ * @param dtype the results' element type
+ * @param floor the least tolerance to apply (default `DEFAULT_TOLERANCE`)
+ * @returns the larger of the two, per field
+ * @example
+ * ```ts
+ * import { DataType, toleranceFor } from "../mod.ts";
+ * if (toleranceFor(DataType.FLOAT16).atol !== 1e-2) throw new Error("float16 is judged at float16 tolerance");
+ * if (toleranceFor(DataType.FLOAT).rtol !== 1e-3) throw new Error("float32 at float32 tolerance");
+ * ```
+ */
+export function toleranceFor(dtype: number, floor: Tolerance = DEFAULT_TOLERANCE): Tolerance {
+  const t = DTYPE_TOLERANCE[dtype] ?? DEFAULT_TOLERANCE;
+  return { atol: Math.max(t.atol, floor.atol), rtol: Math.max(t.rtol, floor.rtol) };
 }
 
 /** Largest absolute and relative error of a float comparison. */
@@ -145,16 +183,43 @@ function closeOrReason(x: number, y: number, tol: Tolerance, i: number): string 
   return undefined;
 }
 
-/** Max absolute and relative error between two float tensors of one shape. */
+/**
+ * Max absolute and relative error between two numeric tensors of one shape (floats, integers
+ * of any width — 64-bit ones exactly —, bools). NaN for strings, complex numbers, or shapes
+ * that differ (no error can be measured). A NaN against a number counts as an infinite error.
+ * @param a the tensor computed
+ * @param e the expected tensor
+ * @returns the largest errors
+ * @example
+ * ```ts
+ * import { DataType, errorStats, fromNumbers } from "../mod.ts";
+ * const s = errorStats(fromNumbers(DataType.UINT8, [2], [3, 0]), fromNumbers(DataType.UINT8, [2], [2, 0]));
+ * if (s.maxAbs !== 1) throw new Error("uint8 values 3 and 2 differ by 1, not by NaN");
+ * ```
+ */
 export function errorStats(a: Tensor, e: Tensor): ErrorStats {
-  const x = toNumbers(a), y = toNumbers(e);
+  const none = { maxAbs: NaN, maxRel: NaN };
+  if (a.dims.length !== e.dims.length || a.dims.some((d, i) => d !== e.dims[i])) return none;
+  if (Array.isArray(e.data) || Array.isArray(a.data) || isComplex(a.dtype) || isComplex(e.dtype)) return none;
+  const big = a.data instanceof BigInt64Array || a.data instanceof BigUint64Array ||
+    e.data instanceof BigInt64Array || e.data instanceof BigUint64Array;
+  const x = big ? undefined : toNumbers(a), y = big ? undefined : toNumbers(e);
   let maxAbs = 0, maxRel = 0;
-  for (let i = 0; i < y.length; i++) {
-    if (Number.isNaN(x[i]) && Number.isNaN(y[i])) continue;
-    if (x[i] === y[i]) continue;
-    const d = Math.abs(x[i] - y[i]);
+  for (let i = 0; i < e.size; i++) {
+    let yi: number, d: number;
+    if (big) {
+      const p = BigInt(a.data[i] as bigint | number), q = BigInt(e.data[i] as bigint | number);
+      if (p === q) continue;
+      yi = Number(q), d = Number(p > q ? p - q : q - p);
+    } else {
+      const xi = x![i];
+      yi = y![i];
+      if (Number.isNaN(xi) && Number.isNaN(yi)) continue;
+      if (xi === yi) continue;
+      d = Number.isNaN(xi) || Number.isNaN(yi) ? Infinity : Math.abs(xi - yi);
+    }
     if (!(d <= maxAbs)) maxAbs = d;
-    const r = d / Math.max(Math.abs(y[i]), 1e-30);
+    const r = d / Math.max(Math.abs(yi), 1e-30);
     if (!(r <= maxRel)) maxRel = r;
   }
   return { maxAbs, maxRel };

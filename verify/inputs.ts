@@ -1,13 +1,19 @@
 /**
- * Model inputs for runs and checks: seeded random inputs that fit each input's type, and
- * inputs read from a JSON file. Symbolic dims take sizes from `dims` (default 1).
+ * Model inputs for runs and checks: seeded random inputs that fit each input's type and use,
+ * and inputs read from a JSON file. Symbolic dims take sizes from `dims` (default 1).
  * @module
  */
 import { SaturnError } from "../errors.ts";
-import { DataType, dtypeFromName, dtypeName, isBigInt, isFloat } from "../ir/dtype.ts";
-import type { Model } from "../ir/graph.ts";
+import { DataType, isFloat } from "../ir/dtype.ts";
+import type { Model, ValueInfo } from "../ir/graph.ts";
 import { fromNumbers, sizeOf, Tensor } from "../ir/tensor.ts";
 import type { Value } from "../ir/values.ts";
+import { defaultedDims, type DimSizes, inputShape } from "./input_dims.ts";
+import { type InputRole, inputRoles } from "./input_uses.ts";
+
+export { inputsFromJson, type JsonInputOptions } from "./inputs_json.ts";
+export { checkDimNames, defaultedDims, type DimSizes, inputShape, parseDimSizes } from "./input_dims.ts";
+export { type InputRole, inputRoles } from "./input_uses.ts";
 
 /** Largest input (elements) generated for a run: 2^31, past what one typed array holds here. */
 const MAX_RUN_ELEMENTS = 2 ** 31;
@@ -28,24 +34,43 @@ export function rng(seed: number): () => number {
 export interface RandomInputOptions {
   /** Seed of the generator (default 0): the same seed gives the same inputs on every machine. */
   seed?: number;
-  /** Sizes for symbolic dims by name (unnamed or unlisted dims get 1). */
-  dims?: Record<string, number>;
-  /** Integer inputs are drawn from [0, intHigh) (indices, token ids). Default 16. */
+  /** Sizes of symbolic dims, by name or `input:axis` (see `parseDimSizes`); unlisted dims get 1. */
+  dims?: DimSizes;
+  /** Integer inputs are drawn from [0, intHigh) (indices, token ids), and below a known index bound. Default 16. */
   intHigh?: number;
+  /** Values to use as they are (e.g. read from JSON); only the other inputs are drawn. */
+  given?: ReadonlyMap<string, Value>;
+  /**
+   * Draw values for inputs that have a default (an initializer of the same name) too, in its
+   * shape — except those whose values set structure, which keep their default. Default false.
+   */
+  feedDefaults?: boolean;
+  /** Draw values for inputs whose values set a shape, count, axes or branch too. Default false: refused. */
+  randomStructure?: boolean;
 }
 
 /** The graph inputs a caller must feed (initializers excluded). */
-export function feedInputs(model: Model) {
+export function feedInputs(model: Model): ValueInfo[] {
   return model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name));
 }
 
+/** The graph inputs that have a default: an initializer of the same name. */
+export function defaultInputs(model: Model): ValueInfo[] {
+  return model.graph.inputs.filter((i) => model.graph.initializers.has(i.name));
+}
+
 /**
- * Seeded random values for every input: floats uniform in [-1, 1), integers in [0, intHigh),
- * booleans fair coins. Inputs that have an initializer (a default) are left out.
- * @param model the model; every input to feed must have a declared tensor type
- * @param opts seed, sizes of symbolic dims, integer range
- * @returns a value for every input to feed
- * @throws {SaturnError} `BAD_INPUT` for an input that is not a tensor, `DIMENSION_TOO_LARGE` for one too big
+ * Seeded random values for every input not `given`: floats uniform in [-1, 1), integers in
+ * [0, intHigh) (and below the size they index, where that is known), booleans fair coins.
+ * An input whose values set a shape, count, axes or branch (Reshape's shape, an If condition,
+ * a sample rate compared to a constant…) is refused unless given: random values there break
+ * the model or take a path no caller takes. Inputs with a default are left out unless
+ * `feedDefaults`.
+ * @param model the model; every input to draw must have a declared tensor type
+ * @param opts seed, sizes of symbolic dims, integer range, given values
+ * @returns a value for every input to feed (given ones included)
+ * @throws {SaturnError} `BAD_INPUT` (option `inputs`) for an input that is not a tensor or sets structure,
+ * `DIMENSION_TOO_LARGE` for one too big
  * @example
  * ```ts
  * import { DataType, loadOnnx, randomInputs, toNumbers } from "../mod.ts";
@@ -59,13 +84,29 @@ export function feedInputs(model: Model) {
  */
 export function randomInputs(model: Model, opts: RandomInputOptions = {}): Map<string, Value> {
   const next = rng(opts.seed ?? 0);
-  const out = new Map<string, Value>();
-  for (const inp of feedInputs(model)) {
+  const out = new Map<string, Value>(opts.given ?? []);
+  const roles = inputRoles(model);
+  const inits = model.graph.initializers;
+  for (const inp of model.graph.inputs) {
+    if (out.has(inp.name)) continue;
+    const init = inits.get(inp.name);
+    const role: InputRole = roles.get(inp.name) ?? {};
+    if (init && (!opts.feedDefaults || role.structural)) continue;
+    if (role.structural && !opts.randomStructure) {
+      const s = role.structural;
+      throw new SaturnError(
+        "BAD_INPUT",
+        `input '${inp.name}' sets the ${s.what} of ${s.opType} node '${s.node}': random values will not do; give its value`,
+        inp.name,
+        "inputs",
+      );
+    }
     const t = inp.type;
-    if (t?.kind !== "tensor") {
+    if (t?.kind !== "tensor" && !init) {
       throw new SaturnError("BAD_INPUT", `input '${inp.name}' is not a tensor: give its value`, inp.name, "inputs");
     }
-    const dims = (t.shape ?? []).map((d) => typeof d === "number" ? d : opts.dims?.[d] ?? 1);
+    const dtype = init ? init.dtype : t!.kind === "tensor" ? t!.dtype : 0;
+    const dims = init ? [...init.dims] : inputShape(inp, opts.dims);
     const n = sizeOf(dims);
     if (n > MAX_RUN_ELEMENTS) {
       throw new SaturnError(
@@ -75,98 +116,54 @@ export function randomInputs(model: Model, opts: RandomInputOptions = {}): Map<s
       );
     }
     const vals = new Float64Array(n);
-    if (isFloat(t.dtype)) { for (let i = 0; i < n; i++) vals[i] = next() * 2 - 1; }
-    else if (t.dtype === DataType.BOOL) { for (let i = 0; i < n; i++) vals[i] = next() < 0.5 ? 0 : 1; }
-    else if (t.dtype === DataType.STRING) {
-      out.set(inp.name, new Tensor(t.dtype, dims, Array.from({ length: n }, () => `s${Math.floor(next() * 100)}`)));
+    if (isFloat(dtype)) { for (let i = 0; i < n; i++) vals[i] = next() * 2 - 1; }
+    else if (dtype === DataType.BOOL) { for (let i = 0; i < n; i++) vals[i] = next() < 0.5 ? 0 : 1; }
+    else if (dtype === DataType.STRING) {
+      out.set(inp.name, new Tensor(dtype, dims, Array.from({ length: n }, () => `s${Math.floor(next() * 100)}`)));
       continue;
-    } else for (let i = 0; i < n; i++) vals[i] = Math.floor(next() * (opts.intHigh ?? 16));
-    out.set(inp.name, fromNumbers(t.dtype, dims, vals));
+    } else {
+      const high = Math.min(opts.intHigh ?? 16, role.indexBound ?? Infinity);
+      for (let i = 0; i < n; i++) vals[i] = Math.floor(next() * high);
+    }
+    out.set(inp.name, fromNumbers(dtype, dims, vals));
   }
   return out;
 }
 
-interface JsonInput {
-  dtype?: string;
-  shape?: number[];
-  data: unknown[];
-}
+/** Error codes of a run that failed on its inputs (a shape that does not fit, a value out of range). */
+const RUN_FAILURES = new Set(["OP_ERROR", "SHAPE_ERROR", "BAD_INPUT"]);
 
 /**
- * Inputs from JSON: `{ "name": { "dtype": "float32", "shape": [1, 3], "data": [..] } }`, or
- * `{ "name": [..] }` with the model's declared dtype and shape. Nested arrays are flattened.
- * @param model the model whose inputs are given
- * @param text the JSON text
- * @param file name used in error messages
- * @returns a value for every input to feed
- * @throws {SaturnError} `BAD_INPUT` for bad JSON, an unknown or missing input, a wrong count or dtype
- * @example
- * ```ts
- * import { inputsFromJson, loadOnnx, SaturnError } from "../mod.ts";
- * const model = loadOnnx("examples/bert_tiny.onnx");
- * const ids = Array.from({ length: 32 }, (_, i) => i);
- * const inputs = inputsFromJson(model, JSON.stringify({ input_ids: [ids] }));
- * const t = inputs.get("input_ids")!;
- * if (!("dims" in t) || t.dims.join() !== "1,32") throw new Error("shape from the model's declaration");
- * try {
- *   inputsFromJson(model, JSON.stringify({ input_ids: [1, 2, 3] }), "in.json");
- *   throw new Error("3 values for [1,32] must be refused");
- * } catch (e) {
- *   if (!(e instanceof SaturnError) || e.code !== "BAD_INPUT") throw e;
- * }
- * ```
+ * A model failed running on inputs that were partly drawn at random: the error as the user's,
+ * naming the model file and what would fix it — sizes for the symbolic dims that took 1
+ * (option `dims`), else shapes or values for the inputs drawn (option `dims|inputs`). Errors
+ * of other kinds come back unchanged.
+ * @param e the error of the run
+ * @param file the model's file
+ * @param model the model
+ * @param opts the dim sizes and the names of the inputs given (not drawn)
+ * @returns the error to throw
  */
-export function inputsFromJson(model: Model, text: string, file = "inputs"): Map<string, Value> {
-  let obj: Record<string, unknown>;
-  try {
-    obj = JSON.parse(text);
-  } catch (e) {
-    throw new SaturnError("BAD_INPUT", `${file}: not valid JSON (${(e as Error).message})`, file);
+export function explainFailure(
+  e: SaturnError,
+  file: string,
+  model: Model,
+  opts: { dims?: DimSizes; given?: ReadonlySet<string> } = {},
+): SaturnError {
+  if (!RUN_FAILURES.has(e.code) || e.option !== undefined) return e;
+  const msg = e.message.includes(file) ? e.message : `${file}: ${e.message}`;
+  const drawn = model.graph.inputs.filter((i) => !opts.given?.has(i.name) && !model.graph.initializers.has(i.name));
+  const defaulted = defaultedDims(drawn, opts.dims);
+  if (defaulted.length) {
+    const list = defaulted.slice(0, 6).join(", ") + (defaulted.length > 6 ? ", …" : "");
+    return new SaturnError(e.code, `${msg} (dims ${list} took size 1: give their sizes)`, e.where, "dims");
   }
-  const out = new Map<string, Value>();
-  const feeds = feedInputs(model);
-  for (const [name, raw] of Object.entries(obj)) {
-    const info = feeds.find((i) => i.name === name);
-    if (!info) throw new SaturnError("BAD_INPUT", `${file}: the model has no input named '${name}'`, name);
-    const spec: JsonInput = Array.isArray(raw) ? { data: raw } : raw as JsonInput;
-    const declared = info.type?.kind === "tensor" ? info.type : undefined;
-    const dtype = spec.dtype ? dtypeFromName(spec.dtype) : declared?.dtype;
-    if (dtype === undefined) {
-      throw new SaturnError("BAD_INPUT", `${file}: input '${name}' has unknown dtype '${spec.dtype}'`, name);
-    }
-    const flat = (spec.data as unknown[]).flat(Infinity as 1) as unknown[];
-    const shape = spec.shape ??
-      (declared?.shape?.every((d) => typeof d === "number") ? declared.shape as number[] : [flat.length]);
-    if (sizeOf(shape) !== flat.length) {
-      throw new SaturnError(
-        "BAD_INPUT",
-        `${file}: input '${name}' has ${flat.length} values for shape [${shape}]`,
-        name,
-      );
-    }
-    if (dtype === DataType.STRING) out.set(name, new Tensor(dtype, shape, flat.map(String)));
-    else if (isBigInt(dtype)) {
-      out.set(
-        name,
-        new Tensor(
-          dtype,
-          shape,
-          dtype === DataType.INT64
-            ? BigInt64Array.from(flat, (v) => BigInt(v as number))
-            : BigUint64Array.from(flat, (v) => BigInt(v as number)),
-        ),
-      );
-    } else out.set(name, fromNumbers(dtype, shape, flat.map(Number)));
-    if (declared && declared.dtype !== dtype) {
-      throw new SaturnError(
-        "BAD_INPUT",
-        `${file}: input '${name}' is ${dtypeName(dtype)}, the model expects ${dtypeName(declared.dtype)}`,
-        name,
-      );
-    }
-  }
-  for (const f of feeds) {
-    if (!out.has(f.name)) throw new SaturnError("BAD_INPUT", `${file}: input '${f.name}' is missing`, f.name);
-  }
-  return out;
+  if (!drawn.length) return new SaturnError(e.code, msg, e.where);
+  const names = drawn.slice(0, 6).map((i) => `'${i.name}'`).join(", ") + (drawn.length > 6 ? ", …" : "");
+  return new SaturnError(
+    e.code,
+    `${msg} (inputs ${names} were drawn at random: give their shapes or values)`,
+    e.where,
+    "dims|inputs",
+  );
 }

@@ -50,7 +50,8 @@ export interface OrtOptions {
  * @param inputs a tensor for every input to feed
  * @param opts ONNX Runtime's optimization level, and where to save the graph it optimized
  * @returns each output's tensor
- * @throws {SaturnError} `BAD_INPUT` when ONNX Runtime cannot load the model
+ * @throws {SaturnError} `BAD_INPUT` when ONNX Runtime cannot load the model; `OrtRunError` when it
+ * loads it but fails running it on these inputs
  * @example
  * ```ts
  * import { compareTensors, loadOnnx, randomInputs, runModel, runOrt, Tensor } from "../mod.ts";
@@ -84,15 +85,61 @@ export async function runOrt(
       file,
     );
   }
-  const res = await session.run(ortFeeds(ort.Tensor, inputs));
-  const out = new Map<string, Tensor>();
-  for (const [name, t] of Object.entries(res)) {
-    const dtype = FROM_ORT[t.type];
-    if (dtype === undefined) continue;
-    out.set(name, new Tensor(dtype, [...t.dims], t.data as Float32Array));
+  try {
+    let res;
+    try {
+      res = await session.run(ortFeeds(ort.Tensor, inputs), { logSeverityLevel: 4 });
+    } catch (e) {
+      if (e instanceof SaturnError) throw e;
+      throw new OrtRunError(`ONNX Runtime cannot run ${file}: ${ortReason((e as Error).message ?? String(e))}`, file);
+    }
+    const out = new Map<string, Tensor>();
+    for (const [name, t] of Object.entries(res)) {
+      const dtype = FROM_ORT[t.type];
+      if (dtype === undefined) continue;
+      out.set(name, new Tensor(dtype, [...t.dims], t.data as Float32Array));
+    }
+    return out;
+  } finally {
+    await session.release();
   }
-  await session.release();
-  return out;
+}
+
+/**
+ * ONNX Runtime loaded the model but failed running it on the inputs given (a shape that does
+ * not fit, an input it refuses): the inputs, or the model, are at fault — unlike a model ONNX
+ * Runtime cannot load, which another executor may still run.
+ */
+export class OrtRunError extends SaturnError {
+  /**
+   * @param message one line: the file and ONNX Runtime's reason
+   * @param where the model file
+   */
+  constructor(message: string, where?: string) {
+    super("OP_ERROR", message, where);
+    this.name = "OrtRunError";
+  }
+}
+
+/** Longest reason kept from an ONNX Runtime message. */
+const MAX_REASON = 300;
+
+/**
+ * ONNX Runtime's error as one short line: the innermost node that failed and its status
+ * message, without source paths and C++ signatures.
+ * @param message the error's message
+ * @returns e.g. `Pad node 'p': Cannot use 'reflect' mode to pad dimension with a value of 0`
+ */
+export function ortReason(message: string): string {
+  const flat = message.replace(/\s+/g, " ").trim();
+  const nodes = [...flat.matchAll(/running (\S+) node\. Name:'([^']*)'/g)];
+  const status = flat.lastIndexOf("Status Message: ");
+  let why = status >= 0 ? flat.slice(status + "Status Message: ".length) : flat;
+  // "/path/op_kernel.cc:83 virtual … [ONNXRuntimeError] : 1 : FAIL : the reason"
+  why = why.replace(/^.*\[ONNXRuntimeError\] : \d+ : \w+ : /, "").replace(/^\S+\.(cc|h):\d+ \S+ /, "");
+  const last = nodes.at(-1);
+  const line = last ? `${last[1]} node '${last[2]}': ${why}` : why;
+  return line.length > MAX_REASON ? line.slice(0, MAX_REASON) + "…" : line;
 }
 
 /**
