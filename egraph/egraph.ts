@@ -21,9 +21,10 @@ import { int64Tensor, Tensor, toInts } from "../ir/tensor.ts";
 import type { Dim, ValueType } from "../ir/types.ts";
 import { type ClassId, type ENode, makeENode, nodeKey, objectId } from "./enode.ts";
 import { UnionFind } from "./unionfind.ts";
+import { FOLD_MAX_ELEMENTS, foldAllowed, resultElements } from "../ir/fold_limit.ts";
 
-/** Largest constant (elements) the analysis computes and keeps. */
-export const CONST_CAP = 1 << 22;
+/** Largest constant (elements) the analysis computes and keeps: the one folding cap's (`ir/fold_limit.ts`). */
+export const CONST_CAP = FOLD_MAX_ELEMENTS;
 
 /** What the analysis knows of one class (per output for tuple classes). */
 export interface ClassData {
@@ -254,24 +255,6 @@ export class EGraph {
     const allConst = values.every((v, i) => isNone[i] || v !== undefined);
     const size = values.reduce((s, v) => s + (v?.size ?? 0), 0);
     const graphAttr = n.attrs.some((a) => a.type === "graph" || a.type === "graphs");
-    if (allConst && size <= CONST_CAP && !graphAttr && !isNondeterministic(def, node)) {
-      try {
-        const res = def.run(
-          new RunContext(node, opset, values, () => {
-            throw new Error("no subgraphs in folding");
-          }),
-        );
-        res.forEach((v, i) => {
-          if (v instanceof Tensor && v.size <= CONST_CAP) {
-            out.values[i] = v;
-            out.types[i] = { kind: "tensor", dtype: v.dtype, shape: [...v.dims] };
-          }
-        });
-        return out;
-      } catch {
-        // an op that cannot run on these values is typed instead
-      }
-    }
     if (def.infer) {
       const shapeValues = values.map((
         v,
@@ -281,6 +264,26 @@ export class EGraph {
         ts.forEach((t, i) => (out.types[i] = t));
       } catch {
         // leave untyped: rules that need types will not fire
+      }
+    }
+    // fold only within the one cap (ir/fold_limit.ts), the result's size predicted before running
+    if (allConst && !graphAttr && !isNondeterministic(def, node) && foldAllowed(resultElements(out.types), size)) {
+      try {
+        const res = def.run(
+          new RunContext(node, opset, values, () => {
+            throw new Error("no subgraphs in folding");
+          }),
+        );
+        const made = res.reduce((s, v) => s + (v instanceof Tensor ? v.size : 0), 0);
+        if (foldAllowed(made, size)) {
+          res.forEach((v, i) => {
+            if (!(v instanceof Tensor)) return;
+            out.values[i] = v;
+            out.types[i] = { kind: "tensor", dtype: v.dtype, shape: [...v.dims] };
+          });
+        }
+      } catch {
+        // an op that cannot run on these values keeps its inferred types
       }
     }
     return out;

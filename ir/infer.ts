@@ -11,7 +11,7 @@
  */
 import { SaturnError } from "../errors.ts";
 import "./ops/all.ts";
-import { findOp, isNondeterministic } from "./ops/registry.ts";
+import { findOp, isNondeterministic, type OpDef } from "./ops/registry.ts";
 import { InferContext } from "./ops/infer_context.ts";
 import { RunContext } from "./ops/run_context.ts";
 import { type FunctionDef, type Graph, type Model, type Node, type OpsetImport, opsetVersion } from "./graph.ts";
@@ -22,6 +22,7 @@ import { OptionalValue, SequenceValue, type Value } from "./values.ts";
 import { propagateShapeValue } from "./shape_values.ts";
 import { sparseToDense } from "./sparse.ts";
 import { bindFunctionBody, functionOpsets } from "./functions.ts";
+import { FOLD_MAX_ELEMENTS, foldAllowed, resultElements } from "./fold_limit.ts";
 
 /** What inference knows about every value of the main graph. */
 export interface InferResult {
@@ -33,8 +34,27 @@ export interface InferResult {
   warnings: string[];
 }
 
-/** Largest total input size (elements) a node may have to be folded during inference. */
-const FOLD_INPUT_LIMIT = 1 << 20;
+/**
+ * The elements a node would make if folded, from its op's `infer` (`Infinity` when it cannot
+ * tell): folding is decided before running (`ir/fold_limit.ts`), so nothing huge is materialized.
+ */
+function predictedElements(
+  def: OpDef,
+  node: Node,
+  opset: number,
+  types: (ValueType | undefined)[],
+  constants: (Tensor | undefined)[],
+): number {
+  if (!def.infer) return Infinity;
+  const shapeValues = constants.map((c) =>
+    c && c.dims.length <= 1 && c.size <= 64 && isInteger(c.dtype) ? toInts(c) as Dim[] : undefined
+  );
+  try {
+    return resultElements(def.infer(new InferContext(node, opset, types, constants, shapeValues, () => [])));
+  } catch {
+    return Infinity;
+  }
+}
 
 class Env {
   readonly types = new Map<string, ValueType | undefined>();
@@ -146,6 +166,11 @@ function inferGraph(
   }
   for (const s of g.sparseInitializers) {
     if (!s.name) continue;
+    if (!(s.dims.reduce((a, b) => a * b, 1) <= FOLD_MAX_ELEMENTS)) {
+      // typed, never densified past the folding cap
+      env.types.set(s.name, { kind: "tensor", dtype: s.values.dtype, shape: [...s.dims] });
+      continue;
+    }
     const dense = sparseToDense(s);
     env.types.set(s.name, tensorTypeOf(dense));
     env.constants.set(s.name, dense);
@@ -171,7 +196,10 @@ function inferNode(node: Node, env: Env, ctx: Ctx, declared: Map<string, ValueTy
   const hasSubgraph = node.attributes.some((a) => a.type === "graph" || a.type === "graphs");
   const allConst = node.inputs.every((_, i) => !present(i) || constants[i] !== undefined);
   const inputSize = constants.reduce((s, c) => s + (c?.size ?? 0), 0);
-  if (def && !isNondeterministic(def, node) && !hasSubgraph && allConst && inputSize <= FOLD_INPUT_LIMIT) {
+  if (
+    def && !isNondeterministic(def, node) && !hasSubgraph && allConst &&
+    foldAllowed(predictedElements(def, node, opset, types, constants), inputSize)
+  ) {
     const rc = new RunContext(node, opset, constants, () => {
       throw new Error("no subgraphs while folding");
     });
@@ -181,6 +209,8 @@ function inferNode(node: Node, env: Env, ctx: Ctx, declared: Map<string, ValueTy
       if (e instanceof SaturnError) throw e;
       ctx.warnings.push(`${node.opType} node '${node.name}': folding failed (${(e as Error).message})`);
     }
+    const made = outValues?.reduce((n, v) => n + (v instanceof Tensor ? v.size : 0), 0) ?? 0;
+    if (outValues && !foldAllowed(made, inputSize)) outValues = undefined;
     if (outValues) outTypes = outValues.map(valueTypeOf);
   }
   if (!outValues) {
@@ -213,7 +243,7 @@ function inferNode(node: Node, env: Env, ctx: Ctx, declared: Map<string, ValueTy
     if (name === "") return;
     env.types.set(name, mergeTypes(outTypes[k], declared.get(name)));
     const v = outValues?.[k];
-    if (v instanceof Tensor && v.size <= FOLD_INPUT_LIMIT) {
+    if (v instanceof Tensor && v.size <= FOLD_MAX_ELEMENTS) {
       env.constants.set(name, v);
       recordShapeValue(env, name, v);
     }
