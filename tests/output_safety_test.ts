@@ -117,6 +117,32 @@ Deno.test("loadInput lists the model and its external-data files; refuseOverwrit
   });
 });
 
+Deno.test("saveOnnx tells beforeWrite every file it will write, and a refusal there writes nothing", async () => {
+  await withTempDir(async (dir) => {
+    const file = externalModel(dir);
+    const { model, files } = loadInput(file);
+    const before = await snapshot(dir);
+    let seen: string[] = [];
+    // a new model whose external data would land on the input's weights
+    const target = path.join(dir, "new.onnx");
+    let refused = false;
+    try {
+      saveOnnx(model, target, {
+        externalData: { location: "m.weights", threshold: 1024 },
+        beforeWrite: (fs) => {
+          seen = fs;
+          refuseOverwrite(files, file, fs);
+        },
+      });
+    } catch (e) {
+      refused = /refusing to write over the input's external data/.test((e as Error).message);
+    }
+    assertEquals(seen, [target, path.join(dir, "m.weights")]);
+    assert(refused, "the input's external data must not be written over");
+    assertEquals(await snapshot(dir), before, "something was written");
+  });
+});
+
 Deno.test("optimize -o the input's external-data file is refused: nothing written, the weights intact", async () => {
   await withTempDir(async (dir) => {
     const file = externalModel(dir);
@@ -197,7 +223,7 @@ async function interruptCheck(signal: Deno.Signal, code: number): Promise<void> 
       try {
         seen = Deno.statSync(tmp).isFile;
       } catch { /* not yet */ }
-      if (!seen) await new Promise((r) => setTimeout(r, 20));
+      if (!seen) await new Promise((r) => setTimeout(r, 5));
     }
     assert(seen, "the temporary model never appeared");
     child.kill(signal);
