@@ -16,6 +16,7 @@ import { optimize, OPTIMIZE_DEFAULTS, type OptimizeResult } from "../optimize/ve
 import { checkEquivalent, type CheckOptions } from "../verify/check.ts";
 import { checkDimNames, inputsFromJson } from "../verify/inputs.ts";
 import type { Model } from "../ir/graph.ts";
+import { describeTolerances } from "../conformance/compare.ts";
 import { type CliIO, parseDims, progress } from "./io.ts";
 import { loadInput, refuseOverwrite } from "./output_guard.ts";
 import { deferInterrupts, releaseTemp, trackTemp } from "./temp_files.ts";
@@ -192,9 +193,7 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
     } ms, extract ${r.ms.extract.toFixed(0)} ms`,
   );
   if (check) {
-    const tols = Object.entries(check.tolerances).map(([d, t]) =>
-      `${d} atol ${t.atol.toExponential()}, rtol ${t.rtol.toExponential()}`
-    );
+    const tols = describeTolerances(check.tolerances);
     const { given, defaultsFed } = check.inputs;
     const from = [
       given.length ? `${given.join(", ")} from ${values.inputs}` : "",
@@ -202,13 +201,9 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
         ? `defaults of ${defaultsFed.join(", ")} replaced on seed ${check.seeds.slice(1).join(", ")}`
         : "",
     ].filter((x) => x).join("; ");
-    io.out(
-      `  check: outputs match on seeds ${
-        check.seeds.join(", ")
-      } (${check.executors.original} vs ${check.executors.optimized}${tols.length ? ", " + tols.join("; ") : ""})${
-        from ? ` (${from})` : ""
-      }`,
-    );
+    const seeds = check.seeds.join(", ");
+    const ex = `${check.executors.original} vs ${check.executors.optimized}`;
+    io.out(`  check: outputs match on seeds ${seeds}${from ? `, with ${from}` : ""} (${ex}, ${tols})`);
   }
   return 0;
 }

@@ -16,7 +16,14 @@ import { loadOnnx, readFileOrFail } from "../onnx/load.ts";
 import { findUnsupported, runModel } from "../ir/interpreter.ts";
 import { checkDimNames, explainFailure, inputsFromJson, randomInputs } from "../verify/inputs.ts";
 import { runOrt } from "../verify/ort.ts";
-import { compareTensors, DEFAULT_TOLERANCE, errorStats, type Tolerance, toleranceFor } from "../conformance/compare.ts";
+import {
+  compareTensors,
+  DEFAULT_TOLERANCE,
+  describeTolerances,
+  errorStats,
+  type Tolerance,
+  toleranceFor,
+} from "../conformance/compare.ts";
 import { DataType, dtypeName, isFloat } from "../ir/dtype.ts";
 import { Tensor, toNumbers } from "../ir/tensor.ts";
 import type { Value } from "../ir/values.ts";
@@ -193,11 +200,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     }
     if (values.profile) printProfile(profile, io);
     if (ort) {
-      const fmt = (t: Tolerance) => `atol ${t.atol.toExponential()}, rtol ${t.rtol.toExponential()}`;
-      const distinct = new Set([...tolerances.values()].map(fmt));
-      const tols = distinct.size <= 1
-        ? fmt([...tolerances.values()][0] ?? COMPARE_TOLERANCE)
-        : [...tolerances].map(([d, t]) => `${d}: ${fmt(t)}`).join("; ");
+      const tols = describeTolerances(Object.fromEntries(tolerances));
       io.out(bad ? `${bad} output(s) differ beyond tolerance (${tols})` : `all outputs match ${against} (${tols})`);
     }
   }

@@ -54,6 +54,19 @@ export function toleranceFor(dtype: number, floor: Tolerance = DEFAULT_TOLERANCE
   return { atol: Math.max(t.atol, floor.atol), rtol: Math.max(t.rtol, floor.rtol) };
 }
 
+/**
+ * Tolerances used, by element type name, as one phrase: `atol 1e-4, rtol 1e-3` when they are
+ * all alike, else `float32: atol 1e-4, rtol 1e-3; float16: atol 1e-2, rtol 1e-2`.
+ * @param byDtype each element type's tolerance
+ * @returns the phrase (float32's when there is none)
+ */
+export function describeTolerances(byDtype: Readonly<Record<string, Tolerance>>): string {
+  const fmt = (t: Tolerance) => `atol ${t.atol.toExponential()}, rtol ${t.rtol.toExponential()}`;
+  const entries = Object.entries(byDtype);
+  if (new Set(entries.map(([, t]) => fmt(t))).size <= 1) return fmt(entries[0]?.[1] ?? DEFAULT_TOLERANCE);
+  return entries.map(([d, t]) => `${d}: ${fmt(t)}`).join("; ");
+}
+
 /** Largest absolute and relative error of a float comparison. */
 export interface ErrorStats {
   maxAbs: number;
