@@ -10,10 +10,8 @@
 import * as path from "node:path";
 import { SaturnError } from "../errors.ts";
 import type { Model } from "../ir/graph.ts";
-import { validateGraph } from "../ir/validate.ts";
-import { decodeModel } from "../onnx/decode.ts";
-import { externalReader } from "../onnx/external.ts";
-import { readFileOrFail } from "../onnx/load.ts";
+import { loadOnnxBytes, readFileOrFail } from "../onnx/load.ts";
+import { proto } from "../onnx/schema.ts";
 
 /**
  * Where `p` is, links resolved: the real path of `p` when it exists, else the real path of its
@@ -46,7 +44,9 @@ export interface InputFiles {
 }
 
 /**
- * Load a model as `loadOnnx` does, noting every external-data file its tensors read.
+ * Load a model as `loadOnnx` does, and list the files it uses: the model file and every
+ * external-data location named anywhere in it (initializers, sparse tensors, constants in
+ * attributes, subgraphs, functions, training info).
  * @param file path of a .onnx file
  * @returns the model and the files it uses
  * @throws {SaturnError} as `loadOnnx`
@@ -54,15 +54,49 @@ export interface InputFiles {
 export function loadInput(file: string): InputFiles {
   const bytes = readFileOrFail(file);
   const dir = path.dirname(file);
-  const read = externalReader(dir);
+  const model = loadOnnxBytes(bytes, { dir, name: file });
   const files = new Set([resolveReal(file)]);
-  const model = decodeModel(bytes, (location, offset, length, tensor) => {
-    const data = read(location, offset, length, tensor);
-    files.add(resolveReal(path.join(dir, location)));
-    return data;
-  }, file);
-  validateGraph(model.graph);
+  for (const location of externalLocations(bytes)) files.add(resolveReal(path.join(dir, location)));
   return { model, files };
+}
+
+/**
+ * Every external-data location in a ModelProto (that `loadOnnxBytes` has accepted): a walk over
+ * the decoded message tree with an explicit stack, for tensors with `data_location` EXTERNAL,
+ * wherever they are. A model with no `location` key anywhere is not decoded again.
+ */
+function externalLocations(bytes: Uint8Array): Set<string> {
+  const found = new Set<string>();
+  if (!holds(bytes, "location")) return found;
+  const stack: unknown[] = [proto.ModelProto.decode(bytes)];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v !== "object" || v === null || ArrayBuffer.isView(v)) continue;
+    if (Array.isArray(v)) {
+      // lists of numbers (dims, float_data) hold no tensor
+      if (v.length && typeof v[0] === "object") { for (const x of v) stack.push(x); }
+      continue;
+    }
+    const m = v as Record<string, unknown>;
+    if (m.data_location === 1 && Array.isArray(m.external_data)) {
+      for (const e of m.external_data as { key?: string; value?: string }[]) {
+        if (e.key === "location" && e.value) found.add(e.value);
+      }
+    }
+    for (const x of Object.values(m)) if (typeof x === "object" && x !== null) stack.push(x);
+  }
+  return found;
+}
+
+/** Whether `bytes` contain the ASCII string `s`. */
+function holds(bytes: Uint8Array, s: string): boolean {
+  const first = s.charCodeAt(0);
+  for (let i = bytes.indexOf(first); i >= 0 && i + s.length <= bytes.length; i = bytes.indexOf(first, i + 1)) {
+    let j = 1;
+    while (j < s.length && bytes[i + j] === s.charCodeAt(j)) j++;
+    if (j === s.length) return true;
+  }
+  return false;
 }
 
 function identity(p: string): string | undefined {
