@@ -1,0 +1,229 @@
+/**
+ * One generated graph through every Saturn stage, judged against ONNX Runtime (the oracle):
+ * the reference interpreter on the loaded file, `optimize` then ONNX Runtime on the optimized file,
+ * and the WebGPU backend. A graph ONNX Runtime refuses is discarded; a `SaturnError` whose code says
+ * "not supported" is counted as unsupported; any other error, and any output outside tolerance, is
+ * a finding of its stage.
+ * @module
+ */
+import { join } from "node:path";
+import type { Model } from "../ir/graph.ts";
+import { fromNumbers, Tensor, toNumbers } from "../ir/tensor.ts";
+import { isFloat } from "../ir/dtype.ts";
+import { runModel } from "../ir/interpreter.ts";
+import { SaturnError, type SaturnErrorCode } from "../errors.ts";
+import { encodeModel } from "../onnx/encode.ts";
+import { loadOnnxBytes } from "../onnx/load.ts";
+import { runOrt } from "../verify/ort.ts";
+import { compareTensors, type Tolerance } from "../conformance/compare.ts";
+import { optimize } from "../optimize/verified.ts";
+import { createSession } from "../webgpu/session.ts";
+
+/** The Saturn stages a graph goes through. */
+export type Stage = "reference" | "optimize" | "webgpu";
+
+/** Every stage, in the order they run. */
+export const STAGES: readonly Stage[] = ["reference", "optimize", "webgpu"];
+
+/** What one stage made of a graph. */
+export type Outcome =
+  | { kind: "ok" }
+  /** a `SaturnError` saying Saturn does not support something in the graph */
+  | { kind: "unsupported"; message: string }
+  /** an output differs from ONNX Runtime's (or is missing) */
+  | { kind: "mismatch"; message: string }
+  /**
+   * the output differs from ONNX Runtime's only where the reference interpreter computes NaN, and
+   * the stage computes what the reference does: NaN handling that ONNX leaves open and ONNX Runtime's
+   * kernels resolve otherwise than ONNX's numpy reference (ReduceMin/Max skip NaN there)
+   */
+  | { kind: "divergent"; message: string }
+  /** any other `SaturnError` on a graph ONNX Runtime runs: Saturn refused a valid graph */
+  | { kind: "refusal"; code: SaturnErrorCode; message: string }
+  /** anything thrown that is not a `SaturnError`: an internal error */
+  | { kind: "crash"; message: string };
+
+/** A graph's result: discarded by ONNX Runtime, or one outcome per stage run. */
+export type GraphResult = { discarded: string } | { discarded?: undefined; outcomes: Map<Stage, Outcome> };
+
+/** `a` with its NaN elements (in float outputs) replaced by `e`'s; undefined when it has none. */
+function nanFilled(a: Tensor, e: Tensor): Tensor | undefined {
+  if (!isFloat(a.dtype) || a.dtype !== e.dtype || a.size !== e.size) return undefined;
+  const x = toNumbers(a), y = toNumbers(e);
+  let any = false;
+  for (let i = 0; i < x.length; i++) {
+    if (Number.isNaN(x[i]) && !Number.isNaN(y[i])) [x[i], any] = [y[i], true];
+  }
+  return any ? fromNumbers(a.dtype, a.dims, x) : undefined;
+}
+
+/** Whether `got` differs from `want` only where `got` holds NaN (and somewhere does). */
+export function differsOnlyByNaN(got: ReadonlyMap<string, unknown>, want: ReadonlyMap<string, Tensor>): boolean {
+  let any = false;
+  for (const [name, t] of want) {
+    const g = got.get(name);
+    if (!(g instanceof Tensor)) return false;
+    if (!compareTensors(g, t, FUZZ_TOL)) continue;
+    const filled = nanFilled(g, t);
+    if (!filled || compareTensors(filled, t, FUZZ_TOL)) return false;
+    any = true;
+  }
+  return any;
+}
+
+/** Codes that mean "Saturn does not support this", which are not findings. */
+const UNSUPPORTED_CODES: ReadonlySet<SaturnErrorCode> = new Set([
+  "UNSUPPORTED_OP",
+  "UNSUPPORTED_OPSET",
+  "UNSUPPORTED_IR",
+  "DIMENSION_TOO_LARGE",
+  "NO_GPU",
+]);
+
+/** Tolerance of every comparison against ONNX Runtime: `checkEquivalent`'s, atol 1e-4, rtol 1e-3. */
+export const FUZZ_TOL: Tolerance = { atol: 1e-4, rtol: 1e-3 };
+
+/** How `runGraph` runs. */
+export interface RunOptions {
+  /** The stages to run (all). */
+  stages?: readonly Stage[];
+  /** A scratch folder for the model files ONNX Runtime reads. */
+  dir: string;
+  /** `optimize`'s time limit in ms (2,000). */
+  optimizeMs?: number;
+}
+
+/** Classify something thrown by a stage. */
+export function classify(e: unknown): Outcome {
+  if (e instanceof SaturnError) {
+    const message = `${e.code}: ${e.message.split("\n")[0]}`;
+    return UNSUPPORTED_CODES.has(e.code)
+      ? { kind: "unsupported", message }
+      : { kind: "refusal", code: e.code, message };
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  const where = (err.stack ?? "").split("\n").find((l) => l.includes("at ")) ?? "";
+  return { kind: "crash", message: `${err.name}: ${err.message.split("\n")[0]} ${where.trim()}`.trim() };
+}
+
+/** Undefined when every output `want` names matches in `got`, else the first difference. */
+export function compareOutputs(
+  got: ReadonlyMap<string, unknown>,
+  want: ReadonlyMap<string, unknown>,
+  tol: Tolerance = FUZZ_TOL,
+): string | undefined {
+  for (const [name, t] of want) {
+    const g = got.get(name);
+    if (!(t instanceof Tensor)) return `output '${name}' is not a tensor where expected`;
+    if (!(g instanceof Tensor)) return `output '${name}' is missing`;
+    const why = compareTensors(g, t, tol);
+    if (why) return `output '${name}': ${why}`;
+  }
+  return undefined;
+}
+
+let fileCount = 0;
+
+function writeModel(model: Model, dir: string): string {
+  const file = join(dir, `m${fileCount++}.onnx`);
+  Deno.writeFileSync(file, encodeModel(model).bytes);
+  return file;
+}
+
+/**
+ * Run `model` on `feeds` in ONNX Runtime and through each stage; see the module doc.
+ * @param model the graph (as generated: not yet saved)
+ * @param feeds a tensor for every graph input
+ * @param options stages, scratch folder, optimize's time limit
+ * @returns discarded (ONNX Runtime's reason), or each stage's outcome
+ */
+export async function runGraph(
+  model: Model,
+  feeds: ReadonlyMap<string, Tensor>,
+  options: RunOptions,
+): Promise<GraphResult> {
+  const stages = options.stages ?? STAGES;
+  let file: string, bytes: Uint8Array;
+  try {
+    bytes = encodeModel(model).bytes;
+    file = join(options.dir, `m${fileCount++}.onnx`);
+    Deno.writeFileSync(file, bytes);
+  } catch (e) {
+    return { outcomes: new Map(stages.map((s) => [s, classify(e)])) };
+  }
+  let want: Map<string, Tensor>;
+  try {
+    want = await runOrt(file, feeds);
+  } catch (e) {
+    return { discarded: (e as Error).message.split("\n")[0] };
+  } finally {
+    Deno.removeSync(file);
+  }
+  const outcomes = new Map<Stage, Outcome>();
+  let loaded: Model;
+  try {
+    loaded = loadOnnxBytes(bytes, { name: "fuzz.onnx" });
+  } catch (e) {
+    for (const s of stages) outcomes.set(s, classify(e));
+    return { outcomes };
+  }
+  // the reference's outputs, to tell a Saturn bug from a NaN rule ONNX Runtime reads otherwise
+  let ref: ReadonlyMap<string, unknown> | undefined;
+  try {
+    ref = runModel(loaded, feeds);
+  } catch {
+    ref = undefined;
+  }
+  const nanRule = ref !== undefined && differsOnlyByNaN(ref, want);
+  for (const stage of stages) {
+    try {
+      const got = stage === "reference" && ref ? ref : await STAGE_RUNNERS[stage](loaded, feeds, options);
+      const why = compareOutputs(got, want);
+      const asRef = nanRule && (stage === "reference" || compareOutputs(got, ref!) === undefined);
+      outcomes.set(
+        stage,
+        !why ? { kind: "ok" } : asRef ? { kind: "divergent", message: why } : { kind: "mismatch", message: why },
+      );
+    } catch (e) {
+      outcomes.set(stage, classify(e));
+    }
+  }
+  return { outcomes };
+}
+
+type StageRunner = (
+  model: Model,
+  feeds: ReadonlyMap<string, Tensor>,
+  options: RunOptions,
+) => Promise<ReadonlyMap<string, unknown>>;
+
+const STAGE_RUNNERS: Record<Stage, StageRunner> = {
+  reference: (model, feeds) => Promise.resolve(runModel(model, feeds)),
+  async optimize(model, feeds, options) {
+    const { model: out } = await optimize(model, {
+      timeLimitMs: options.optimizeMs ?? 2000,
+      cacheFile: join(options.dir, "verdicts.json"),
+    });
+    const file = writeModel(out, options.dir);
+    // the optimized model may have dropped an input it no longer reads
+    const names = new Set(out.graph.inputs.map((i) => i.name));
+    const fed = new Map([...feeds].filter(([k]) => names.has(k)));
+    try {
+      return await runOrt(file, fed);
+    } catch (e) {
+      // ONNX Runtime refusing what optimize wrote is optimize's failure, not a user error
+      if (e instanceof SaturnError) throw new Error(`ONNX Runtime refuses the optimized model: ${e.message}`);
+      throw e;
+    } finally {
+      Deno.removeSync(file);
+    }
+  },
+  async webgpu(model, feeds) {
+    const session = await createSession(model);
+    try {
+      return await session.run(feeds);
+    } finally {
+      session.destroy();
+    }
+  },
+};
