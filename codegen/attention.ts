@@ -51,13 +51,16 @@ function chainMembers(root: string, c: Ctx): LoweredNode[] {
   const excluded = new Set<LoweredNode>();
   for (;;) {
     const members: LoweredNode[] = [];
-    const visit = (v: string) => {
-      const p = c.producer.get(v);
-      if (!p || p.lowered.kind !== "elementwise" || excluded.has(p) || c.taken.has(p) || members.includes(p)) return;
+    const seen = new Set<LoweredNode>();
+    // depth first in argument order, with an explicit stack (elementwise chains run as long as the model)
+    const stack = [root];
+    while (stack.length) {
+      const p = c.producer.get(stack.pop()!);
+      if (!p || p.lowered.kind !== "elementwise" || excluded.has(p) || c.taken.has(p) || seen.has(p)) continue;
       members.push(p);
-      for (const x of ewArgs(p)) visit(x);
-    };
-    visit(root);
+      seen.add(p);
+      stack.push(...ewArgs(p).reverse());
+    }
     const r = readers(members);
     const bad = members.filter((m) => {
       const o = out0(m).name;

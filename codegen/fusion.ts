@@ -135,36 +135,53 @@ export function fuse(
   for (const n of nodes) for (const o of n.outputs) if (o) producer.set(o.name, n);
   const chainOf = new Map<LoweredNode, LoweredNode[]>(); // member → the chain's member list (root first)
   const isEw = (n: LoweredNode | undefined) => n?.lowered.kind === "elementwise";
-  const leavesOf = (members: readonly LoweredNode[]): Set<string> => {
-    const made = new Set(members.map((m) => m.outputs[0]!.name));
-    const leaves = new Set<string>();
-    for (const m of members) {
-      const op = (m.lowered as { op: EwOp }).op;
-      for (const p of op.args) {
-        const v = m.node.inputs[p];
-        if (!made.has(v) && !(constant(v)?.size === 1)) leaves.add(v);
-      }
-    }
-    return leaves;
-  };
+  const argsOf = (m: LoweredNode): number[] => (m.lowered as { op: EwOp }).op.args;
+  const scalar = (v: string) => constant(v)?.size === 1;
   for (let i = nodes.length - 1; i >= 0; i--) {
     const root = nodes[i];
     if (!isEw(root) || chainOf.has(root)) continue;
     const members = [root];
     chainOf.set(root, members);
-    const absorb = (m: LoweredNode) => {
-      const op = (m.lowered as { op: EwOp }).op;
-      for (const p of op.args) {
-        const v = m.node.inputs[p];
-        const prod = producer.get(v);
-        if (!prod || !isEw(prod) || chainOf.has(prod) || keep.has(v) || consumers.get(v) !== 1) continue;
-        if (leavesOf([...members, prod]).size > MAX_LEAVES) continue;
-        members.push(prod);
-        chainOf.set(prod, members);
-        absorb(prod);
+    // the chain's values and its leaves (inputs made outside it, scalar constants aside), kept as it grows
+    const made = new Set([root.outputs[0]!.name]);
+    const leaves = new Set(argsOf(root).map((p) => root.node.inputs[p]).filter((v) => !made.has(v) && !scalar(v)));
+    /** How many leaves the chain would read with `prod` in it. */
+    const leavesWith = (prod: LoweredNode): number => {
+      const out = prod.outputs[0]!.name;
+      const extra = new Set<string>();
+      for (const p of argsOf(prod)) {
+        const v = prod.node.inputs[p];
+        if (v !== out && !made.has(v) && !leaves.has(v) && !scalar(v)) extra.add(v);
       }
+      return leaves.size - (leaves.has(out) ? 1 : 0) + extra.size;
     };
-    absorb(root);
+    // absorb producers depth first, in argument order, with an explicit stack (chains run as long
+    // as the model): a frame is a member and its next argument
+    const stack: [LoweredNode, number][] = [[root, 0]];
+    while (stack.length) {
+      const frame = stack[stack.length - 1];
+      const [m, k] = frame;
+      const args = argsOf(m);
+      if (k >= args.length) {
+        stack.pop();
+        continue;
+      }
+      frame[1]++;
+      const v = m.node.inputs[args[k]];
+      const prod = producer.get(v);
+      if (!prod || !isEw(prod) || chainOf.has(prod) || keep.has(v) || consumers.get(v) !== 1) continue;
+      if (leavesWith(prod) > MAX_LEAVES) continue;
+      members.push(prod);
+      chainOf.set(prod, members);
+      const out = prod.outputs[0]!.name;
+      made.add(out);
+      leaves.delete(out);
+      for (const p of argsOf(prod)) {
+        const w = prod.node.inputs[p];
+        if (!made.has(w) && !scalar(w)) leaves.add(w);
+      }
+      stack.push([prod, 0]);
+    }
   }
   // build chains; attach epilogues
   const chains = new Map<LoweredNode, Chain>(); // keyed by root

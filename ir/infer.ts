@@ -22,6 +22,7 @@ import { OptionalValue, SequenceValue, type Value } from "./values.ts";
 import { propagateShapeValue } from "./shape_values.ts";
 import { sparseToDense } from "./sparse.ts";
 import { bindFunctionBody, functionOpsets } from "./functions.ts";
+import { checkModelNesting } from "./interpreter.ts";
 import { FOLD_MAX_ELEMENTS, foldAllowed, resultElements } from "./fold_limit.ts";
 
 /** What inference knows about every value of the main graph. */
@@ -62,15 +63,27 @@ class Env {
   readonly shapeValues = new Map<string, Dim[]>();
   constructor(readonly parent?: Env) {}
   type(n: string): ValueType | undefined {
-    return this.types.has(n) ? this.types.get(n) : this.parent?.type(n);
+    return lookup(this, n, (e) => e.types.get(n));
   }
   /** A known value; a name defined in this scope shadows the parents' even when unknown here. */
   constant(n: string): Tensor | undefined {
-    return this.constants.get(n) ?? (this.types.has(n) ? undefined : this.parent?.constant(n));
+    return lookup(this, n, (e) => e.constants.get(n));
   }
   shapeValue(n: string): Dim[] | undefined {
-    return this.shapeValues.get(n) ?? (this.types.has(n) ? undefined : this.parent?.shapeValue(n));
+    return lookup(this, n, (e) => e.shapeValues.get(n));
   }
+}
+
+/**
+ * `get` of the innermost scope from `env` outwards that knows `n` or defines it (has its type):
+ * a loop, since bodies nest as deep as the model.
+ */
+function lookup<T>(env: Env, n: string, get: (e: Env) => T | undefined): T | undefined {
+  for (let e: Env | undefined = env; e; e = e.parent) {
+    const v = get(e);
+    if (v !== undefined || e.types.has(n)) return v;
+  }
+  return undefined;
 }
 
 interface Ctx {
@@ -85,6 +98,8 @@ interface Ctx {
  * it cannot type: that value stays untyped and a warning says why.
  * @param model the model (not modified)
  * @returns types of the main graph's values, the constants found, and warnings
+ * @throws {SaturnError} `INVALID_GRAPH` for subgraphs nested past `MAX_NESTING` or a local function
+ * that calls itself (`checkModelNesting`)
  * @example
  * ```ts
  * import { inferModel, loadOnnx } from "../mod.ts";
@@ -98,6 +113,7 @@ interface Ctx {
  * ```
  */
 export function inferModel(model: Model): InferResult {
+  checkModelNesting(model);
   const ctx: Ctx = { opsets: model.opsetImports, functions: model.functions, warnings: [] };
   const env = new Env();
   inferGraph(model.graph, [], env, ctx, true);

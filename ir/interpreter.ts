@@ -12,7 +12,7 @@ import { type FunctionDef, type Graph, type Model, type Node, type OpsetImport, 
 import { Tensor } from "./tensor.ts";
 import type { Value } from "./values.ts";
 import { sparseToDense } from "./sparse.ts";
-import { bindFunctionBody, functionOpsets, subgraphsOf } from "./functions.ts";
+import { bindFunctionBody, checkFunctionCalls, checkNesting, functionOpsets, subgraphsOf } from "./functions.ts";
 import { freeNames } from "./validate.ts";
 
 /** A chain of value scopes: a subgraph sees its parents' values. */
@@ -20,11 +20,17 @@ class Scope {
   readonly values = new Map<string, Value | undefined>();
   constructor(readonly parent?: Scope) {}
   get(name: string): Value | undefined {
-    return this.values.has(name) ? this.values.get(name) : this.parent?.get(name);
+    return ownerOf(this, name)?.values.get(name);
   }
   has(name: string): boolean {
-    return this.values.has(name) || (this.parent?.has(name) ?? false);
+    return ownerOf(this, name) !== undefined;
   }
+}
+
+/** The innermost scope from `scope` outwards that defines `name` (a loop: bodies nest as deep as the model). */
+function ownerOf(scope: Scope, name: string): Scope | undefined {
+  for (let s: Scope | undefined = scope; s; s = s.parent) if (s.values.has(name)) return s;
+  return undefined;
 }
 
 interface Env {
@@ -51,17 +57,21 @@ interface Env {
  */
 export function findUnsupported(model: Model): Node | undefined {
   const fnKeys = new Set(model.functions.map((f) => `${f.domain}::${f.name}`));
-  const visit = (g: Graph): Node | undefined => {
-    for (const n of g.nodes) {
-      if (!findOp(n.domain, n.opType) && !fnKeys.has(`${n.domain}::${n.opType}`)) return n;
-      for (const sg of subgraphsOf(n)) {
-        const u = visit(sg);
-        if (u) return u;
-      }
+  // nodes in order, each node's bodies before the next node, with an explicit stack of (graph, next node)
+  const stack: [Graph, number][] = [[model.graph, 0]];
+  while (stack.length) {
+    const frame = stack[stack.length - 1];
+    const [g, i] = frame;
+    if (i >= g.nodes.length) {
+      stack.pop();
+      continue;
     }
-    return undefined;
-  };
-  return visit(model.graph);
+    frame[1]++;
+    const n = g.nodes[i];
+    if (!findOp(n.domain, n.opType) && !fnKeys.has(`${n.domain}::${n.opType}`)) return n;
+    stack.push(...subgraphsOf(n).reverse().map((sg): [Graph, number] => [sg, 0]));
+  }
+  return undefined;
 }
 
 /**
@@ -71,7 +81,8 @@ export function findUnsupported(model: Model): Node | undefined {
  * @param model the model
  * @param inputs a value for every graph input without a default
  * @returns each graph output's value (undefined for an omitted optional output)
- * @throws {SaturnError} `BAD_INPUT` for a missing or unknown input
+ * @throws {SaturnError} `BAD_INPUT` for a missing or unknown input; `INVALID_GRAPH` for subgraphs
+ * nested past `MAX_NESTING` or a local function that calls itself
  * @example
  * ```ts
  * import { float32Tensor, type Model, runModel } from "../mod.ts";
@@ -89,6 +100,7 @@ export function findUnsupported(model: Model): Node | undefined {
  * ```
  */
 export function runModel(model: Model, inputs: ReadonlyMap<string, Value>): Map<string, Value | undefined> {
+  checkModelNesting(model);
   const env: Env = { opsets: model.opsetImports, functions: model.functions };
   const g = model.graph;
   const given: (Value | undefined)[] = g.inputs.map((i) => {
@@ -190,6 +202,16 @@ function runFunction(fn: FunctionDef, call: Node, inputs: (Value | undefined)[],
     });
   }
   return fn.outputs.map((o) => scope.get(o));
+}
+
+/**
+ * Refuse what would nest the interpreter too deep: subgraphs past `MAX_NESTING` levels (in the
+ * graph or a function body) and local functions that call themselves.
+ */
+export function checkModelNesting(model: Model): void {
+  checkNesting(model.graph);
+  for (const f of model.functions) checkNesting(f);
+  checkFunctionCalls(model.functions, (domain, op) => findOp(domain, op) !== undefined);
 }
 
 /** True when a value is a tensor (narrowing helper for callers). */

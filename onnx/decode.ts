@@ -20,6 +20,8 @@ import type {
 } from "../ir/graph.ts";
 import type { Dim, ValueType } from "../ir/types.ts";
 import { freshDim } from "../ir/dims.ts";
+import { MAX_NESTING } from "../ir/functions.ts";
+import { checkModelNesting } from "../ir/interpreter.ts";
 import type { Tensor } from "../ir/tensor.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -95,8 +97,8 @@ export function decodeModel(bytes: Uint8Array, external?: ExternalReader, file =
       );
     }
   }
-  const ctx: Ctx = { external };
-  return {
+  const ctx: Ctx = { external, file };
+  const model: Model = {
     irVersion: ir,
     opsetImports,
     producerName: m.producer_name || undefined,
@@ -114,10 +116,16 @@ export function decodeModel(bytes: Uint8Array, external?: ExternalReader, file =
     })),
     functions: (m.functions ?? []).map((f: Proto) => decodeFunction(f, ctx)),
   };
+  checkModelNesting(model); // local functions that call themselves; bodies nested too deep
+  return model;
 }
 
 interface Ctx {
   external?: ExternalReader;
+  /** How many graphs enclose the one being decoded (refused past `MAX_NESTING`). */
+  depth?: number;
+  /** The model's name, for errors. */
+  file?: string;
 }
 
 function meta(list: Proto[] | undefined): Metadata {
@@ -128,7 +136,12 @@ function optMeta(list: Proto[] | undefined): Metadata | undefined {
   return list && list.length ? meta(list) : undefined;
 }
 
-function decodeGraph(g: Proto, ctx: Ctx): Graph {
+function decodeGraph(g: Proto, outer: Ctx): Graph {
+  const ctx: Ctx = { ...outer, depth: (outer.depth ?? -1) + 1 };
+  if (ctx.depth! > MAX_NESTING) {
+    const where = `${ctx.file ?? "model"}: graph '${g.name ?? ""}'`;
+    throw new SaturnError("INVALID_GRAPH", `${where}: subgraphs nested more than ${MAX_NESTING} levels deep`, g.name);
+  }
   const initializers = new Map<string, Tensor>();
   const initializerMeta = new Map<string, { docString?: string; metadataProps?: Metadata }>();
   for (const t of g.initializer ?? []) {

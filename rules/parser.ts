@@ -62,6 +62,12 @@ function fail(file: string, line: number, reason: string): never {
   throw new SaturnError("RULE_ERROR", `${file}:${line}: ${reason}`, file);
 }
 
+/**
+ * Deepest bracket nesting a rule file may use. Patterns, guards and everything that walks them
+ * (compilation, matching, instantiation, verification) recurse over this depth, so it is bounded.
+ */
+export const MAX_RULE_NESTING = 100;
+
 const NUM = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|^-?inf\b/;
 const IDENT = /^[A-Za-z_@][\w.\-@<>=]*/;
 
@@ -401,6 +407,7 @@ export function parseRules(text: string, file: string, pack: string, lib: Librar
   let depth = 0;
   for (const t of toks) {
     if (t.t === "(" || t.t === "[") depth++;
+    if (depth > MAX_RULE_NESTING) fail(file, t.line, `brackets nested more than ${MAX_RULE_NESTING} deep`);
     if (t.t === ")" || t.t === "]") depth--;
     if (t.t === "name" && depth === 0) stmts.push([t]);
     else if (!stmts.length) fail(file, t.line, `expected a rule name ('name: LHS => RHS'), found '${shown(t)}'`);
