@@ -13,6 +13,7 @@ import { OpError, SaturnError, type SaturnErrorCode } from "../errors.ts";
 import { DataType, dtypeName } from "../ir/dtype.ts";
 import { type Graph, type Model, type Node, opsetVersion } from "../ir/graph.ts";
 import { inferModel } from "../ir/infer.ts";
+import { expandFunctions } from "../ir/expand_functions.ts";
 import { NodeContext } from "../ir/ops/node_context.ts";
 import { sizeOf, type Tensor } from "../ir/tensor.ts";
 import type { ValueType } from "../ir/types.ts";
@@ -144,7 +145,10 @@ interface Analysis {
 }
 
 function analyze(model: Model, opts: PlanOptions): Analysis {
-  const m = splitLargeWeights(inlineKnownIfs(staticModel(model, opts)), opts.target?.maxStorageBindingBytes);
+  const m = splitLargeWeights(
+    inlineKnownIfs(staticModel(expandFunctions(model), opts)),
+    opts.target?.maxStorageBindingBytes,
+  );
   const g = m.graph;
   const { types, constants } = inferModel(m);
   const feedNames = new Set(g.inputs.filter((i) => !g.initializers.has(i.name)).map((i) => i.name));

@@ -3,11 +3,14 @@
  *
  * graph → e-graph → rules to saturation (or a limit) → extraction (greedy or ILP) → graph.
  * Input and output names, dtypes, metadata and opsets are kept; domains the rewritten graph
- * needs (`com.microsoft`) are added to the opset imports.
+ * needs (`com.microsoft`) are added to the opset imports. Calls of model-local functions are
+ * expanded into their bodies first (`ir/expand_functions.ts`); inputs with defaults stay inputs.
  * @module
  */
-import type { Model, Node } from "../ir/graph.ts";
+import type { Graph, Model, Node } from "../ir/graph.ts";
+import type { Tensor } from "../ir/tensor.ts";
 import { validateGraph } from "../ir/validate.ts";
+import { expandFunctions } from "../ir/expand_functions.ts";
 import { graphToEGraph } from "../egraph/from_graph.ts";
 import { type RunnerOptions, type RunReport, runRules } from "../egraph/runner.ts";
 import { dagCost, extractGreedy } from "../egraph/extract_greedy.ts";
@@ -76,13 +79,41 @@ function histogram(nodes: readonly Node[]): Record<string, number> {
   return Object.fromEntries(Object.entries(h).sort((a, b) => b[1] - a[1]));
 }
 
-/** Optimize a model; returns the new model and a report. The input model is not modified. */
+/**
+ * Initializers that are also graph inputs: from IR 4 on, defaults a caller may override (as ONNX
+ * Runtime reads them), so they are optimized as inputs — never folded through — and written back
+ * as the inputs' defaults. Before IR 4 every initializer had to be listed as an input, and they
+ * are weights (ONNX Runtime folds them too).
+ */
+function inputDefaults(model: Model): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  if (model.irVersion < 4) return out;
+  for (const i of model.graph.inputs) {
+    const t = model.graph.initializers.get(i.name);
+    if (t) out.set(i.name, t);
+  }
+  return out;
+}
+
+function withoutInitializers(g: Graph, names: ReadonlyMap<string, unknown>): Graph {
+  if (!names.size) return g;
+  return { ...g, initializers: new Map([...g.initializers].filter(([n]) => !names.has(n))) };
+}
+
+/**
+ * Optimize a model; returns the new model and a report. The input model is not modified. An
+ * input with a default (IR ≥ 4) stays an input, its default beside it.
+ */
 export async function optimizeModel(
   model: Model,
   opts: OptimizeOptions,
 ): Promise<{ model: Model; report: OptimizeReport }> {
   const t0 = performance.now();
-  const { eg, classOf, roots } = graphToEGraph(model.graph, model.opsetImports);
+  // local functions become plain nodes first, so that rules see inside them
+  const plain = expandFunctions(model);
+  const defaults = inputDefaults(plain);
+  const source = withoutInitializers(plain.graph, defaults);
+  const { eg, classOf, roots } = graphToEGraph(source, plain.opsetImports);
   const env: MatchEnv = { eg, defaults: opts.defaults };
   // the original graph's own choice: the node that produced each value
   const original = extractGreedy(eg, opts.cost, roots);
@@ -95,13 +126,17 @@ export async function optimizeModel(
     ((g, m, r) => extractIlp(g, m, r, { timeLimitMs: Math.max(1000, opts.timeLimitMs ?? 10_000) }));
   const ex: ExtractResult = await extract(eg, opts.cost, canonRoots);
   const costAfter = dagCost(eg, opts.cost, ex.choice, canonRoots);
-  const graph = extractionToGraph(eg, ex.choice, canonRoots, { original: model.graph, classOf });
+  const extracted = extractionToGraph(eg, ex.choice, canonRoots, { original: source, classOf });
+  // the defaults go back beside their inputs (the extraction never names a constant after an input)
+  const graph = defaults.size
+    ? { ...extracted, initializers: new Map([...defaults, ...extracted.initializers]) }
+    : extracted;
   validateGraph(graph);
   const t3 = performance.now();
   const domains = new Set(graph.nodes.map((n) => n.domain).filter((d) => d !== ""));
-  const opsetImports = [...model.opsetImports];
+  const opsetImports = [...plain.opsetImports];
   for (const d of domains) if (!opsetImports.some((o) => o.domain === d)) opsetImports.push({ domain: d, version: 1 });
-  const out: Model = { ...model, opsetImports, graph };
+  const out: Model = { ...plain, opsetImports, graph };
   return {
     model: out,
     report: {
