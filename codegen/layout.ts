@@ -7,7 +7,8 @@
  * @module
  */
 import { sliceRange } from "../ir/ops/concat_split.ts";
-import { sizeOf, stridesOf, toNumbers } from "../ir/tensor.ts";
+import { fromNumbers, sizeOf, stridesOf, toNumbers } from "../ir/tensor.ts";
+import { DataType } from "../ir/dtype.ts";
 import { type KernelSpec, requireStorage, unsupported } from "./kernel.ts";
 import { constInts, type LowerCtx, type Lowered, normAxis, registerLowerings, type TensorInfo } from "./lowering.ts";
 import { Bindings, coords, dot, grid, literal, mainHeader } from "./wgsl.ts";
@@ -126,11 +127,19 @@ function slice(ctx: LowerCtx): Lowered {
   }));
 }
 
+/**
+ * Past this many inputs, a Concat's kernels read their offset along the axis from a one-element
+ * constant instead of having it in their source, so inputs of one shape share one pipeline (a
+ * Concat of thousands of inputs would otherwise compile thousands of shaders).
+ */
+const CONCAT_SHARED_SOURCE = 16;
+
 function concat(ctx: LowerCtx): Lowered {
   const y = ctx.output(0);
   const axis = normAxis(ctx.attrs.attrInt("axis"), y.dims.length);
   const outStr = stridesOf(y.dims);
   const ks: KernelSpec[] = [];
+  const shared = ctx.node.inputs.length > CONCAT_SHARED_SOURCE;
   let off = 0;
   ctx.node.inputs.forEach((name, i) => {
     if (name === "") return;
@@ -138,14 +147,21 @@ function concat(ctx: LowerCtx): Lowered {
     const o = off;
     off += x.dims[axis];
     if (sizeOf(x.dims) === 0) return;
-    ks.push(copyKernel({
+    const offsetName = `${y.name}::concat_offset${i}`;
+    let at = o ? `${o}u` : "";
+    const k = copyKernel({
       name: "Concat",
       nodes: [ctx.node.name],
       dims: x.dims,
       out: y,
-      value: (b) => ({ expr: `${b.read(x.name, requireStorage(x.dtype))}[i]` }),
-      offset: (c) => dot(c.map((ci, a) => (a === axis && o ? `(${ci} + ${o}u)` : ci)), outStr),
-    }));
+      value: (b) => {
+        if (shared) at = `u32(${b.read(offsetName, "i32")}[0])`;
+        return { expr: `${b.read(x.name, requireStorage(x.dtype))}[i]` };
+      },
+      offset: (c) => dot(c.map((ci, a) => (a === axis && at ? `(${ci} + ${at})` : ci)), outStr),
+    });
+    if (shared) k.constants = new Map([[offsetName, fromNumbers(DataType.INT32, [1], [o])]]);
+    ks.push(k);
   });
   return kernels(...ks);
 }

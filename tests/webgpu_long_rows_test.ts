@@ -4,10 +4,13 @@
  * tensors and long rows (DynamicQuantizeLinear, ReduceSum/ReduceMax over millions of elements,
  * integer reductions, ArgMax over a vocabulary-sized row) match the reference bit for bit or within
  * float tolerance, with the deciding values placed at the ends of the rows where a truncated loop
- * would miss them. Skipped when WebGPU has no adapter.
+ * would miss them. A Concat of thousands of inputs compiles one shader, not thousands. Skipped when
+ * WebGPU has no adapter.
  * @module
  */
-import { attr, EXACT, node, nodeMatcher, TOL } from "./_models.ts";
+import { assertEquals } from "./_assert.ts";
+import { attr, EXACT, node, nodeMatcher, nodesModel, TOL } from "./_models.ts";
+import { planModel } from "../codegen/plan.ts";
 import { DataType } from "../ir/dtype.ts";
 import { float32Tensor, fromNumbers } from "../ir/tensor.ts";
 import { rng } from "../verify/inputs.ts";
@@ -89,3 +92,17 @@ Deno.test({
 function axes(a: number[]) {
   return fromNumbers(DataType.INT64, [a.length], a);
 }
+
+Deno.test({
+  name: "a Concat of 3,000 inputs shares one pipeline and matches the reference",
+  ignore,
+  async fn() {
+    const n = 3_000;
+    const names = Array.from({ length: n }, (_, i) => `x${i}`);
+    const inputs = Object.fromEntries(names.map((name, i) => [name, float32Tensor([1, 2], [i, -i])]));
+    const concat = node("Concat", names, ["y"], [attr("axis", 0)]);
+    const sources = new Set(planModel(nodesModel(concat, inputs)).kernels.map((k) => k.wgsl));
+    assertEquals(sources.size, 1, `${sources.size} distinct shaders for ${n} inputs of one shape`);
+    await close(concat, inputs);
+  },
+});

@@ -135,11 +135,12 @@ export async function createSession(model: Model, opts: SessionOptions = {}): Pr
   });
   const peakBytes = memory.activationBytes + memory.inputBytes + memory.weightBytes + Math.max(16, runner.stagingBytes);
   let destroyed = false;
+  const inputNames = new Set(plan.inputs.map((i) => i.name));
   return {
     async run(inputs) {
       if (destroyed) throw new SaturnError("BAD_ARGUMENT", "the session was destroyed");
       for (const name of inputs.keys()) {
-        if (!plan.inputs.some((i) => i.name === name)) {
+        if (!inputNames.has(name)) {
           throw new SaturnError("BAD_INPUT", `the model has no input named '${name}'`, name);
         }
       }
