@@ -5,6 +5,7 @@
  * input's values forward through the graph and its subgraphs, iteratively.
  * @module
  */
+import { isFloat } from "../ir/dtype.ts";
 import { getAttr, type Graph, type Model, type Node } from "../ir/graph.ts";
 
 /** Where an input's values set structure: the first such use found. */
@@ -145,7 +146,9 @@ function sizeAlong(model: Model, name: string, axis: number): number | undefined
  * How each graph input's values are used: as structure (shape, count, axes, branch condition),
  * as indices with a known bound, or (absent from the map) as plain data. Values flow forward
  * through every op except `Shape` and `Size`, and into subgraphs that read them; a value read
- * inside a subgraph reaches the outputs of the nodes that own it.
+ * inside a subgraph reaches the outputs of the nodes that own it. An integer or bool input is
+ * structural wherever its values arrive; a float input only where it arrives unchanged
+ * (through Identity, Cast, Reshape, …).
  * @param model the model
  * @returns the role of each input that has one
  * @example
@@ -171,6 +174,11 @@ export function inputRoles(model: Model): Map<string, InputRole> {
   const roles = new Map<string, InputRole>();
   for (const input of model.graph.inputs) {
     const role: InputRole = {};
+    // real-valued data (an image, audio) decides structure only when it is the operand itself (Resize's scales):
+    // random values through other ops give other shapes, not a broken model
+    const dtype = model.graph.initializers.get(input.name)?.dtype ??
+      (input.type?.kind === "tensor" ? input.type.dtype : undefined);
+    const float = dtype !== undefined && isFloat(dtype);
     const seen = new Set<string>([input.name]);
     // each value reached, and whether it still holds the input's values unchanged
     const queue: { name: string; direct: boolean }[] = [{ name: input.name, direct: true }];
@@ -179,7 +187,7 @@ export function inputRoles(model: Model): Map<string, InputRole> {
       for (const { node, slot, owners } of uses.get(name) ?? []) {
         if (node.domain !== "" && node.domain !== "ai.onnx") {
           // unknown semantics: follow the values, decide nothing
-        } else if (STRUCTURAL[node.opType]?.[slot] !== undefined) {
+        } else if (STRUCTURAL[node.opType]?.[slot] !== undefined && (direct || !float)) {
           role.structural = { node: nodeName(node), opType: node.opType, what: STRUCTURAL[node.opType][slot] };
           break;
         } else if (direct && INDEX[node.opType]?.slot === slot) {

@@ -41,12 +41,14 @@ export interface OrtOptions {
   graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
   /** Where ONNX Runtime should save the graph it optimized. */
   optimizedModelFilePath?: string;
+  /** The model's name in messages when it is given as bytes. */
+  name?: string;
 }
 
 /**
  * Run a model file in onnxruntime-node (CPU) on the given inputs; outputs by name. Outputs of
  * a type Saturn has no tensor for are left out.
- * @param file the .onnx file
+ * @param file the .onnx file, or a model's bytes (named in messages by `opts.name`)
  * @param inputs a tensor for every input to feed
  * @param opts ONNX Runtime's optimization level, and where to save the graph it optimized
  * @returns each output's tensor
@@ -66,14 +68,19 @@ export interface OrtOptions {
  * ```
  */
 export async function runOrt(
-  file: string,
+  source: string | Uint8Array,
   inputs: ReadonlyMap<string, Value>,
   opts: OrtOptions = {},
 ): Promise<Map<string, Tensor>> {
   const ort = await import("onnxruntime-node");
+  const file = typeof source === "string" ? source : opts.name ?? "the model";
   let session;
   try {
-    session = await ort.InferenceSession.create(file, {
+    const create = ort.InferenceSession.create as (
+      m: string | Uint8Array,
+      o: Record<string, unknown>,
+    ) => ReturnType<typeof ort.InferenceSession.create>;
+    session = await create(source, {
       ...ORT_QUIET,
       graphOptimizationLevel: opts.graphOptimizationLevel ?? "all",
       ...(opts.optimizedModelFilePath ? { optimizedModelFilePath: opts.optimizedModelFilePath } : {}),
@@ -86,6 +93,17 @@ export async function runOrt(
     );
   }
   try {
+    // ONNX Runtime's JavaScript API drops a value fed for anything but its inputs (an input with a
+    // default included): never silently
+    const extra = [...inputs.keys()].find((n) => !session.inputNames.includes(n));
+    if (extra !== undefined) {
+      throw new OrtRunError(
+        `ONNX Runtime takes no value for '${extra}' in ${file}${
+          session.inputNames.length ? ` (its inputs: ${session.inputNames.slice(0, 8).join(", ")})` : ""
+        }: an input with a default cannot be replaced through it`,
+        extra,
+      );
+    }
     let res;
     try {
       res = await session.run(ortFeeds(ort.Tensor, inputs), { logSeverityLevel: 4 });
@@ -97,7 +115,12 @@ export async function runOrt(
     for (const [name, t] of Object.entries(res)) {
       const dtype = FROM_ORT[t.type];
       if (dtype === undefined) continue;
-      out.set(name, new Tensor(dtype, [...t.dims], t.data as Float32Array));
+      // float16 results as their bits (a Float16Array where onnxruntime-common made one)
+      const raw = t.data as unknown as ArrayBufferView;
+      const data = dtype === DataType.FLOAT16 && !(raw instanceof Uint16Array)
+        ? new Uint16Array(raw.buffer, raw.byteOffset, t.size)
+        : t.data;
+      out.set(name, new Tensor(dtype, [...t.dims], data as Float32Array));
     }
     return out;
   } finally {
@@ -164,7 +187,13 @@ export function ortFeeds<T>(
         name,
       );
     }
-    feeds[name] = new OrtTensor(type, v.data, [...v.dims]);
+    const t = new OrtTensor(type, v.data, [...v.dims]);
+    // onnxruntime-common keeps float16 data as a Float16Array where the engine has one (Deno does),
+    // which onnxruntime-node's native binding reads as empty: give it the bits as Uint16Array
+    if (v.dtype === DataType.FLOAT16 && (t as { cpuData?: unknown }).cpuData !== undefined) {
+      (t as { cpuData?: unknown }).cpuData = v.data;
+    }
+    feeds[name] = t;
   }
   return feeds;
 }
