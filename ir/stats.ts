@@ -10,25 +10,35 @@ export interface ModelStats {
   nodes: number;
   /** Node count per op (`domain.OpType` outside the ONNX domain), most frequent first. */
   ops: Record<string, number>;
-  /** Elements of all initializers of the main graph and subgraphs. */
+  /** Elements of all initializers of the main graph and subgraphs (a sparse one's stored values). */
   parameters: number;
-  /** Bytes those initializers take in the file. */
+  /** Bytes those initializers take in the file (a sparse one's values and indices). */
   parameterBytes: number;
 }
 
-function walk(g: Graph, s: ModelStats): void {
-  for (const n of g.nodes) {
-    s.nodes++;
-    const k = n.domain ? `${n.domain}.${n.opType}` : n.opType;
-    s.ops[k] = (s.ops[k] ?? 0) + 1;
-    for (const a of n.attributes) {
-      if (a.type === "graph") walk(a.value, s);
-      if (a.type === "graphs") { for (const sg of a.value) walk(sg, s); }
+/** Count `root` and every body nested in it (an explicit stack: nesting depth is the model's). */
+function walk(root: Graph, s: ModelStats): void {
+  const graphs: Graph[] = [root];
+  while (graphs.length) {
+    const g = graphs.pop()!;
+    for (const n of g.nodes) {
+      s.nodes++;
+      const k = n.domain ? `${n.domain}.${n.opType}` : n.opType;
+      s.ops[k] = (s.ops[k] ?? 0) + 1;
+      for (const a of n.attributes) {
+        if (a.type === "graph") graphs.push(a.value);
+        if (a.type === "graphs") graphs.push(...a.value);
+      }
     }
-  }
-  for (const t of g.initializers.values()) {
-    s.parameters += t.size;
-    s.parameterBytes += t.byteLength;
+    for (const t of g.initializers.values()) {
+      s.parameters += t.size;
+      s.parameterBytes += t.byteLength;
+    }
+    // sparse initializers count what they store, never their dense size
+    for (const t of g.sparseInitializers) {
+      s.parameters += t.values.size;
+      s.parameterBytes += t.values.byteLength + t.indices.byteLength;
+    }
   }
 }
 

@@ -179,3 +179,33 @@ Deno.test("shape inference types a huge constant without holding its value", () 
   const t = inf.types.get("big");
   assert(t?.kind === "tensor" && t.shape?.join() === "1024,1024,1024,1024" && t.dtype === DataType.FLOAT);
 });
+
+Deno.test("inspect counts a sparse initializer of 2^40 dense elements by what it stores, never densified", async () => {
+  const base = graphModel([node("Add", ["s", "x"], ["y"])], { x: [1] }, ["y"]);
+  const sparse = {
+    name: "s",
+    values: float32Tensor([2], [1, 2]),
+    indices: int64Tensor([2], [0, 5]),
+    dims: [1 << 20, 1 << 20],
+  };
+  const model: Model = { ...base, graph: { ...base.graph, sparseInitializers: [sparse] } };
+  const file = Deno.makeTempFileSync({ suffix: ".onnx" });
+  try {
+    Deno.writeFileSync(file, encodeModel(model).bytes);
+    const lines: string[] = [];
+    const t0 = performance.now();
+    const io = {
+      ...processIO(),
+      json: (v: unknown) => lines.push(JSON.stringify(v)),
+      out: (l: string) => lines.push(l),
+      err: (l: string) => lines.push(l),
+    };
+    assertEquals(inspectCommand([file, "--json"], io), 0);
+    assert(performance.now() - t0 < 2000, "within 2 s");
+    const report = JSON.parse(lines.join("\n"));
+    assertEquals(report.parameters, 2);
+    assertEquals(report.outputs[0].shape, [1 << 20, 1 << 20]);
+  } finally {
+    Deno.removeSync(file);
+  }
+});
