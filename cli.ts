@@ -2,8 +2,8 @@
  * Saturn's command line: a thin shell over the library. Every command accepts `--json`.
  *
  *   deno run -A cli.ts inspect MODEL
- *   deno run -A cli.ts run MODEL [--backend webgpu|ref] [--inputs FILE.json | --seed N] [--compare ort|ref] [--f16]
- *   deno run -A cli.ts optimize MODEL [-o OUT] [--rules FILE…] [--without PACK…] [--check]
+ *   deno run -A cli.ts run MODEL [--backend webgpu|ref] [--inputs FILE.json] [--seed N] [--dim NAME=N|INPUT:AXIS=N…] [--compare ort|ref] [--f16]
+ *   deno run -A cli.ts optimize MODEL [-o OUT] [--rules FILE…] [--without PACK…] [--check [--dim …] [--inputs FILE.json]]
  *   deno run -A cli.ts verify [FILE…] [--all] [--json]
  *   deno run -A cli.ts compile MODEL -o DIR [--f16]
  *   deno run -A cli.ts bench MODEL [--vs ortweb,ort] [--iters N] [--f16] [--profile]
@@ -18,10 +18,10 @@ import { cliMessage, processIO } from "./cli/io.ts";
 /** Each command's usage, as `saturn CMD --help` prints it; the overview lists them all. */
 const COMMANDS: Record<string, string> = {
   optimize: `optimize MODEL [-o OUT] [--rules FILE…] [--without PACK…] [--time-limit S] [--node-limit N]
-           [--extract greedy|ilp] [--check] [--json]   rewrite by equality saturation; writes MODEL.opt.onnx`,
+           [--extract greedy|ilp] [--check [--dim NAME=N|INPUT:AXIS=N…] [--inputs F.json]] [--json]   rewrite by equality saturation; writes MODEL.opt.onnx`,
   inspect: "inspect MODEL [--json]                       IR, opsets, inputs/outputs, op histogram, parameters",
   run:
-    "run MODEL [--backend webgpu|ref] [--inputs F.json | --seed N] [--dim name=N…] [--compare ort|ref] [--f16] [--profile] [--json]",
+    "run MODEL [--backend webgpu|ref] [--inputs F.json] [--seed N] [--dim NAME=N|INPUT:AXIS=N…] [--compare ort|ref] [--f16] [--profile] [--json]",
   compile:
     "compile MODEL -o DIR [--dim name=N…] [--f16]  a standalone ES module (WGSL + plan) and a weights file; needs only WebGPU",
   bench:
