@@ -94,6 +94,13 @@ export const HELPERS: Record<string, string> = {
   isnan_: `fn isnan_(x: f32) -> bool {
   return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
 }`,
+  // WGSL's min, max and sign leave NaN to the implementation (llvmpipe drops it); ONNX propagates it
+  fmin_: `fn fmin_(a: f32, b: f32) -> f32 {
+  return select(min(a, b), bitcast<f32>(0x7fc00000u), isnan_(a) || isnan_(b));
+}`,
+  fmax_: `fn fmax_(a: f32, b: f32) -> f32 {
+  return select(max(a, b), bitcast<f32>(0x7fc00000u), isnan_(a) || isnan_(b));
+}`,
   idiv_: `fn idiv_(a: i32, b: i32) -> i32 {
   if (b == 0) { return 0; }
   return a / b;
@@ -317,9 +324,11 @@ export function elementwiseOp(c: EwContext): EwOp | undefined {
   if (op === "Clip") {
     need(s0 !== undefined && s0 !== "u32");
     const lit = (v: number) => (s0 === "f32" ? f32Lit(v) : `${Math.trunc(v)}`);
+    const helpers = s0 === "f32" ? ["isnan_"] : [];
+    const clipNaN = (e: string, x: string) => s0 === "f32" ? keepNaN(e, x) : e;
     if (c.opset < 11) {
       const lo = c.attrs.attrFloat("min", -3.4028234663852886e38), hi = c.attrs.attrFloat("max", 3.4028234663852886e38);
-      return { args: [0], emit: ([x]) => clipExpr(x, lit(lo), lit(hi)), helpers: [] };
+      return { args: [0], emit: ([x]) => clipNaN(clipExpr(x, lit(lo), lit(hi)), x), helpers };
     }
     const args = [0, ...[1, 2].filter((i) => present(c, i))];
     return {
@@ -327,9 +336,9 @@ export function elementwiseOp(c: EwContext): EwOp | undefined {
       emit: (a) => {
         const lo = present(c, 1) ? a[1] : undefined;
         const hi = present(c, 2) ? a[args.indexOf(2)] : undefined;
-        return clipExpr(a[0], lo, hi);
+        return clipNaN(clipExpr(a[0], lo, hi), a[0]);
       },
-      helpers: [],
+      helpers,
     };
   }
   if (s0 === "u32" && t0 !== DataType.BOOL && op in binU) {
@@ -338,14 +347,17 @@ export function elementwiseOp(c: EwContext): EwOp | undefined {
   if (op === "Sum" || op === "Mean" || op === "Max" || op === "Min") {
     need(s0 !== undefined && (s0 !== "u32" || t0 !== DataType.BOOL) && (op !== "Mean" || s0 === "f32"));
     const args = c.node.inputs.map((_, i) => i).filter((i) => present(c, i));
+    const minMax = op === "Max" || op === "Min";
+    // floats through fmin_/fmax_, which propagate NaN
+    const fn = !minMax ? "" : s0 === "f32" ? `f${op.toLowerCase()}_` : op.toLowerCase();
     return {
       args,
       emit: (a) => {
-        if (op === "Max" || op === "Min") return a.reduce((x, y) => `${op.toLowerCase()}(${x}, ${y})`);
+        if (minMax) return a.length === 1 && s0 === "f32" ? a[0] : a.reduce((x, y) => `${fn}(${x}, ${y})`);
         const s = a.length === 1 ? a[0] : `(${a.join(" + ")})`;
         return op === "Mean" ? `${s} / ${f32Lit(a.length)}` : s0 === "i32" ? wrapInt(out, s) : s;
       },
-      helpers: [],
+      helpers: minMax && s0 === "f32" ? ["isnan_", fn] : [],
     };
   }
   if (op === "Pow") {
@@ -390,6 +402,7 @@ export function elementwiseOp(c: EwContext): EwOp | undefined {
     need(s0 === "f32" || s0 === "i32");
     if (s0 === "f32") {
       const f = binF[op] ?? unsupported(`element type ${dtypeName(t0!)} is not supported`);
+      if (op === "PRelu") return { args: [0, 1], emit: ([a, b]) => keepNaN(f(a, b), a), helpers: ["isnan_"] };
       return { args: [0, 1], emit: ([a, b]) => f(a, b), helpers: [] };
     }
     const f = binI[op] ?? unsupported(`element type ${dtypeName(t0!)} is not supported`);
@@ -399,8 +412,11 @@ export function elementwiseOp(c: EwContext): EwOp | undefined {
   if (op in unaryF || op in unaryI) {
     if (s0 === "f32" && op in unaryF) {
       const [e, h] = unaryF[op]("$x", c);
-      const helpers = op === "IsNaN" ? ["isnan_"] : h;
-      return { args: [0], emit: ([x]) => e.replaceAll("$x", x), helpers };
+      // NaN in, NaN out, whatever the shader compiler makes of comparisons, min, max and clamp on NaN;
+      // not for IsNaN and IsInf (bool out), nor ThresholdedRelu and Shrink (0 for NaN, as in the reference)
+      const plain = ["IsNaN", "IsInf", "ThresholdedRelu", "Shrink"].includes(op);
+      const helpers = [...new Set([...h, "isnan_"])];
+      return { args: [0], emit: ([x]) => plain ? e.replaceAll("$x", x) : keepNaN(e.replaceAll("$x", x), x), helpers };
     }
     if (s0 === "i32" && op in unaryI) {
       if (op === "IsNaN") return { args: [0], emit: () => "0u", helpers: [] };
@@ -410,6 +426,11 @@ export function elementwiseOp(c: EwContext): EwOp | undefined {
     need(false);
   }
   return undefined;
+}
+
+/** `e`, or NaN where `x` is NaN (`isnan_` reads bits: no compiler folds it away). */
+function keepNaN(e: string, x: string): string {
+  return `select(${e}, ${x}, isnan_(${x}))`;
 }
 
 /** `clip(x, lo, hi)` as the reference computes it (NaN stays NaN; hi wins when lo > hi). */

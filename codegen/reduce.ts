@@ -38,6 +38,17 @@ interface ReduceKind {
   floatOnly?: boolean;
 }
 
+/**
+ * What a reduction over no axes (noop_with_empty_axes) does to each element, as ONNX's reference
+ * and ONNX Runtime compute it; the identity for the others.
+ */
+const NOOP_ELEMENT: Record<string, (v: string) => string> = {
+  ReduceL1: (v) => `abs(${v})`,
+  ReduceL2: (v) => `abs(${v})`,
+  ReduceSumSquare: (v) => `${v} * ${v}`,
+  ReduceLogSum: (v) => `log(${v})`,
+};
+
 const KINDS: Record<string, ReduceKind> = {
   ReduceSum: { comb: "sum" },
   ReduceMean: { comb: "sum", final: (a, n) => `${a} / ${f32Lit(n)}`, floatOnly: true },
@@ -233,7 +244,9 @@ function reduce(op: string) {
             nodes: [ctx.node.name],
             dims: y.dims,
             out: y,
-            value: (b) => ({ expr: `${b.read(x.name, requireStorage(x.dtype))}[i]` }),
+            value: (b) => ({
+              expr: (NOOP_ELEMENT[op] ?? ((v: string) => v))(`${b.read(x.name, requireStorage(x.dtype))}[i]`),
+            }),
           })],
         };
       }

@@ -40,8 +40,8 @@ function axesFromInput(ctx: NodeContext): boolean {
 }
 
 /**
- * The normalized, sorted, de-duplicated reduced axes; "noop" when the node leaves its input
- * as is (empty axes with noop_with_empty_axes).
+ * The normalized, sorted, de-duplicated reduced axes; "noop" when the node reduces no axis
+ * (empty axes with noop_with_empty_axes): its output has the input's shape.
  */
 function resolveAxes(ctx: NodeContext, axes: number[], rank: number): number[] | "noop" {
   if (axes.length === 0) {
@@ -223,8 +223,10 @@ function bigToTensor(dtype: DataType, dims: number[], vals: bigint[]): Tensor {
 function runReduce(kind: Kind, ctx: RunContext): Tensor[] {
   const x = ctx.input(0);
   const rank = x.dims.length;
-  const axes = resolveAxes(ctx, runAxes(ctx), rank);
-  if (axes === "noop") return [x];
+  const resolved = resolveAxes(ctx, runAxes(ctx), rank);
+  // no axes reduced: each element is reduced alone, so the element function still applies
+  // (ReduceSumSquare gives x², ReduceL1 |x|, ReduceLogSum log x), as in ONNX's reference and ONNX Runtime
+  const axes = resolved === "noop" ? [] : resolved;
   const reduced = new Array<boolean>(rank).fill(false);
   for (const a of axes) reduced[a] = true;
   const keep = ctx.attrInt("keepdims", 1) !== 0;

@@ -1,0 +1,101 @@
+/**
+ * Regression tests for what `deno task fuzz` found: each test builds the shrunk graph of one
+ * finding in code and checks the stage that failed against the reference interpreter (which agreed
+ * with ONNX Runtime on every finding). WebGPU tests are skipped where WebGPU has no adapter.
+ * @module
+ */
+import { assert } from "./_assert.ts";
+import { attr, matchesNodes, node, nodesModel } from "./_models.ts";
+import { float32Tensor, type Tensor } from "../ir/tensor.ts";
+import { runModel } from "../ir/interpreter.ts";
+import { compareTensors } from "../conformance/compare.ts";
+
+const adapter = await navigator.gpu?.requestAdapter().catch(() => null) ?? null;
+const ignore = adapter === null;
+if (ignore) console.warn("fuzz_regressions_test: no WebGPU adapter here; GPU tests skipped");
+
+const x = float32Tensor([6], [NaN, -2, 0, 1.5, NaN, -0.25]);
+const y = float32Tensor([6], [0.5, NaN, 1, -1, NaN, 3]);
+
+Deno.test({
+  name: "Sign of NaN is NaN on WebGPU (fuzz seed 2, graph 122)",
+  ignore,
+  fn: () => matchesNodes(node("Sign", ["x"], ["y"]), { x }, {}, 20),
+});
+
+Deno.test({
+  name: "Min and Max propagate NaN from either side on WebGPU (fuzz seed 2, graph 216)",
+  ignore,
+  async fn() {
+    await matchesNodes(node("Min", ["x", "y"], ["z"]), { x, y }, {}, 16);
+    await matchesNodes(node("Max", ["x", "y"], ["z"]), { x, y }, {}, 16);
+    await matchesNodes(node("Max", ["x", "y", "x"], ["z"]), { x, y }, {}, 16);
+    await matchesNodes(node("Min", ["y"], ["z"]), { y }, {}, 16);
+  },
+});
+
+Deno.test({
+  name: "Clip keeps NaN on WebGPU, with both bounds, one, or none (fuzz seed 3, graph 412)",
+  ignore,
+  async fn() {
+    const lo = float32Tensor([], [-100]), hi = float32Tensor([], [100]);
+    await matchesNodes(node("Clip", ["x", "lo", "hi"], ["y"]), { x }, { lo, hi }, 18);
+    await matchesNodes(node("Clip", ["x", "lo"], ["y"]), { x }, { lo }, 18);
+    await matchesNodes(node("Clip", ["x", "", "hi"], ["y"]), { x }, { hi }, 18);
+  },
+});
+
+Deno.test({
+  name: "activations built on comparisons keep NaN on WebGPU",
+  ignore,
+  async fn() {
+    const ops = [
+      "Relu",
+      "LeakyRelu",
+      "ThresholdedRelu",
+      "Shrink",
+      "Elu",
+      "Selu",
+      "Celu",
+      "HardSigmoid",
+      "HardSwish",
+      "Softplus",
+    ];
+    for (const op of ops) {
+      await matchesNodes(node(op, ["x"], ["y"]), { x }, {}, 18);
+    }
+    await matchesNodes(node("PRelu", ["x", "y"], ["z"]), { x, y }, {}, 18);
+  },
+});
+
+Deno.test("noop_with_empty_axes applies the reduction's element function: |x|, |x|, x², log x (fuzz seed 4, graph 13)", () => {
+  // ONNX's reference and ONNX Runtime reduce over no axes: each element alone goes through the
+  // reduction (ReduceSumSquare gives x², not x)
+  const v = float32Tensor([4], [-2, 0.5, 3, 0.25]);
+  const want: Record<string, number[]> = {
+    ReduceL1: [2, 0.5, 3, 0.25],
+    ReduceL2: [2, 0.5, 3, 0.25],
+    ReduceSumSquare: [4, 0.25, 9, 0.0625],
+    ReduceLogSum: [NaN, Math.log(0.5), Math.log(3), Math.log(0.25)],
+    ReduceLogSumExp: [-2, 0.5, 3, 0.25],
+    ReduceSum: [-2, 0.5, 3, 0.25],
+    ReduceProd: [-2, 0.5, 3, 0.25],
+  };
+  for (const [op, values] of Object.entries(want)) {
+    const m = nodesModel(node(op, ["x"], ["y"], [attr("noop_with_empty_axes", 1)]), { x: v }, {}, 18);
+    const got = runModel(m, new Map([["x", v]])).get("y") as Tensor;
+    const why = compareTensors(got, float32Tensor([4], values), { atol: 1e-6, rtol: 1e-6 });
+    assert(!why, `${op}: ${why}`);
+  }
+});
+
+Deno.test({
+  name: "noop_with_empty_axes reductions on WebGPU match the reference",
+  ignore,
+  async fn() {
+    const v = float32Tensor([2, 3], [-2, 0.5, 3, 0.25, -1, 4]);
+    for (const op of ["ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp", "ReduceMean"]) {
+      await matchesNodes(node(op, ["x"], ["y"], [attr("noop_with_empty_axes", 1)]), { x: v }, {}, 18);
+    }
+  },
+});
