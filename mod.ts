@@ -78,6 +78,7 @@ export {
   parseDimSizes,
   type RandomInputOptions,
   randomInputs,
+  type StructuralUse,
 } from "./verify/inputs.ts";
 export { type OrtOptions, OrtRunError, runOrt } from "./verify/ort.ts";
 export {

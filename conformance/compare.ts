@@ -67,9 +67,11 @@ export function describeTolerances(byDtype: Readonly<Record<string, Tolerance>>)
   return entries.map(([d, t]) => `${d}: ${fmt(t)}`).join("; ");
 }
 
-/** Largest absolute and relative error of a float comparison. */
+/** Largest absolute and relative error of a comparison. */
 export interface ErrorStats {
+  /** Largest |actual − expected| (NaN when none can be measured). */
   maxAbs: number;
+  /** Largest |actual − expected| / |expected| (NaN when none can be measured). */
   maxRel: number;
 }
 

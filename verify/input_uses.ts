@@ -153,14 +153,14 @@ function sizeAlong(model: Model, name: string, axis: number): number | undefined
  * @returns the role of each input that has one
  * @example
  * ```ts
- * import { inputRoles, type Model } from "../mod.ts";
- * const t = (dtype: number, shape: number[]) => ({ kind: "tensor" as const, dtype, shape });
+ * import { DataType, inputRoles, type Model } from "../mod.ts";
+ * const t = (dtype: DataType, shape: number[]) => ({ kind: "tensor" as const, dtype, shape });
  * const model: Model = {
  *   irVersion: 8, opsetImports: [{ domain: "", version: 17 }], metadataProps: [], trainingInfo: [], functions: [],
  *   graph: {
  *     name: "g", initializers: new Map(), sparseInitializers: [], valueInfo: [],
- *     inputs: [{ name: "x", type: t(1, [6]) }, { name: "s", type: t(7, [2]) }],
- *     outputs: [{ name: "y", type: t(1, [2, 3]) }],
+ *     inputs: [{ name: "x", type: t(DataType.FLOAT, [6]) }, { name: "s", type: t(DataType.INT64, [2]) }],
+ *     outputs: [{ name: "y", type: t(DataType.FLOAT, [2, 3]) }],
  *     nodes: [{ name: "r", opType: "Reshape", domain: "", inputs: ["x", "s"], outputs: ["y"], attributes: [] }],
  *   },
  * };

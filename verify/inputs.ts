@@ -13,7 +13,7 @@ import { type InputRole, inputRoles } from "./input_uses.ts";
 
 export { inputsFromJson, type JsonInputOptions } from "./inputs_json.ts";
 export { checkDimNames, defaultedDims, type DimSizes, inputShape, parseDimSizes } from "./input_dims.ts";
-export { type InputRole, inputRoles } from "./input_uses.ts";
+export { type InputRole, inputRoles, type StructuralUse } from "./input_uses.ts";
 
 /** Largest input (elements) generated for a run: 2^31, past what one typed array holds here. */
 const MAX_RUN_ELEMENTS = 2 ** 31;

@@ -135,6 +135,7 @@ export async function runOrt(
  */
 export class OrtRunError extends SaturnError {
   /**
+   * Make the error of a failed run.
    * @param message one line: the file and ONNX Runtime's reason
    * @param where the model file
    */
