@@ -44,19 +44,31 @@ function nodeLabel(n: Node): string {
  */
 export function validateGraph(graph: Graph, outer: ReadonlySet<string> = new Set()): void {
   const producer = new Map<string, number>(); // value → producing node index, -1 for inputs/initializers
+  const firstBy = new Map<string, string>(); // value → who wrote it first, for messages
+  const inputs = new Set<string>();
   const define = (name: string, who: number, where: string) => {
     if (name === "") return;
     if (producer.has(name)) {
-      const prev = producer.get(name)!;
-      const first = prev >= 0 ? `node ${nodeLabel(graph.nodes[prev])}` : "a graph input or initializer";
-      if (who < 0 && prev < 0) return; // an input that also has an initializer (a default value) is legal
-      throw new SaturnError("DUPLICATE_VALUE", `value '${name}' is written twice: by ${first} and by ${where}`, name);
+      // the one legal pair: a graph input with an initializer of its name (its default value)
+      if (who === -2 && inputs.has(name) && firstBy.get(name) === "a graph input") {
+        firstBy.set(name, where);
+        return;
+      }
+      throw new SaturnError(
+        "DUPLICATE_VALUE",
+        `value '${name}' is written twice: by ${firstBy.get(name)} and by ${where}`,
+        name,
+      );
     }
-    producer.set(name, who);
+    producer.set(name, who < 0 ? -1 : who);
+    firstBy.set(name, where);
   };
-  for (const i of graph.inputs) define(i.name, -1, "a graph input");
-  for (const name of graph.initializers.keys()) define(name, -1, "an initializer");
-  for (const s of graph.sparseInitializers) if (s.name) define(s.name, -1, "a sparse initializer");
+  for (const i of graph.inputs) {
+    define(i.name, -1, "a graph input");
+    inputs.add(i.name);
+  }
+  for (const name of graph.initializers.keys()) define(name, -2, "an initializer");
+  for (const s of graph.sparseInitializers) if (s.name) define(s.name, -2, "a sparse initializer");
   graph.nodes.forEach((n, idx) => {
     for (const o of n.outputs) define(o, idx, `node ${nodeLabel(n)}`);
   });

@@ -5,6 +5,8 @@
  */
 import { SaturnError } from "../errors.ts";
 import { proto } from "./schema.ts";
+import { WireError } from "./wire.ts";
+import { checkSparse, DENSIFY_BUDGET, densifyInitializers } from "./sparse.ts";
 import { checkDims, decodeTensor, type ExternalReader, longToNumber } from "./tensor_proto.ts";
 import type {
   Attribute,
@@ -38,7 +40,20 @@ export const MAX_OPSETS: Readonly<Record<string, number>> = {
   "com.microsoft": 1,
 };
 
-const utf8 = new TextDecoder();
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** An attribute's string bytes as text; bytes that are not UTF-8 are refused (re-encoding would change them). */
+function attrString(bytes: Uint8Array | undefined, name: string | undefined, where: string): string {
+  try {
+    return utf8.decode(bytes ?? new Uint8Array());
+  } catch {
+    throw new SaturnError(
+      "INVALID_GRAPH",
+      `node '${where}': attribute '${name ?? ""}' holds a string that is not valid UTF-8`,
+      where,
+    );
+  }
+}
 
 /**
  * Decode a ModelProto, without validating the graph (`loadOnnxBytes` does both). Checks the IR
@@ -65,6 +80,7 @@ export function decodeModel(bytes: Uint8Array, external?: ExternalReader, file =
     m = proto.ModelProto.decode(bytes);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
+    if (e instanceof WireError) throw new SaturnError("NOT_ONNX", `${file}: not a valid ONNX file (${msg})`, file);
     const truncated = /index out of range|premature|end of/i.test(msg);
     throw new SaturnError(
       truncated ? "TRUNCATED" : "NOT_ONNX",
@@ -97,14 +113,15 @@ export function decodeModel(bytes: Uint8Array, external?: ExternalReader, file =
       );
     }
   }
-  const ctx: Ctx = { external, file };
+  const ctx: Ctx = { external, file, densify: { left: DENSIFY_BUDGET } };
   const model: Model = {
     irVersion: ir,
     opsetImports,
     producerName: m.producer_name || undefined,
     producerVersion: m.producer_version || undefined,
     domain: m.domain || undefined,
-    modelVersion: m.model_version ? longToNumber(m.model_version) : undefined,
+    // protobufjs gives absent int64 fields a (truthy) Long zero: presence is an own property
+    modelVersion: Object.hasOwn(m, "model_version") ? longToNumber(m.model_version) : undefined,
     docString: m.doc_string || undefined,
     graph: decodeGraph(m.graph, ctx),
     metadataProps: meta(m.metadata_props),
@@ -126,6 +143,8 @@ interface Ctx {
   depth?: number;
   /** The model's name, for errors. */
   file?: string;
+  /** Dense elements that sparse initializers may still become (see `onnx/sparse.ts`). */
+  densify: { left: number };
 }
 
 function meta(list: Proto[] | undefined): Metadata {
@@ -145,6 +164,13 @@ function decodeGraph(g: Proto, outer: Ctx): Graph {
   const initializers = new Map<string, Tensor>();
   const initializerMeta = new Map<string, { docString?: string; metadataProps?: Metadata }>();
   for (const t of g.initializer ?? []) {
+    if (initializers.has(t.name ?? "")) {
+      throw new SaturnError(
+        "DUPLICATE_VALUE",
+        `initializer '${t.name ?? ""}' is defined twice in graph '${g.name ?? ""}'`,
+        t.name ?? "",
+      );
+    }
     initializers.set(t.name ?? "", decodeTensor(t, ctx.external));
     if (t.doc_string || t.metadata_props?.length) {
       initializerMeta.set(t.name, { docString: t.doc_string || undefined, metadataProps: optMeta(t.metadata_props) });
@@ -157,7 +183,11 @@ function decodeGraph(g: Proto, outer: Ctx): Graph {
     outputs: (g.output ?? []).map(decodeValueInfo),
     initializers,
     initializerMeta: initializerMeta.size ? initializerMeta : undefined,
-    sparseInitializers: (g.sparse_initializer ?? []).map((s: Proto) => decodeSparse(s, ctx)),
+    sparseInitializers: densifyInitializers(
+      (g.sparse_initializer ?? []).map((s: Proto) => decodeSparse(s, ctx)),
+      initializers,
+      ctx.densify,
+    ),
     valueInfo: (g.value_info ?? []).map(decodeValueInfo),
     docString: g.doc_string || undefined,
     quantizationAnnotation: g.quantization_annotation?.length
@@ -172,12 +202,14 @@ function decodeGraph(g: Proto, outer: Ctx): Graph {
 
 function decodeSparse(s: Proto, ctx: Ctx): SparseTensor {
   const values = decodeTensor(s.values ?? {}, ctx.external);
-  return {
+  const sparse: SparseTensor = {
     values,
     indices: decodeTensor(s.indices ?? {}, ctx.external),
     dims: checkDims(s.dims ?? [], s.values?.name ?? "sparse tensor"),
     name: s.values?.name || undefined,
   };
+  checkSparse(sparse);
+  return sparse;
 }
 
 function decodeNode(n: Proto, ctx: Ctx): Node {
@@ -240,7 +272,7 @@ function decodeAttribute(a: Proto, ctx: Ctx, where: string): Attribute {
     case "int":
       return { ...base, type, value: longToNumber(a.i) };
     case "string":
-      return { ...base, type, value: utf8.decode(a.s ?? new Uint8Array()) };
+      return { ...base, type, value: attrString(a.s, a.name, where) };
     case "tensor":
       return { ...base, type, value: decodeTensor(a.t ?? {}, ctx.external) };
     case "graph":
@@ -254,7 +286,7 @@ function decodeAttribute(a: Proto, ctx: Ctx, where: string): Attribute {
     case "ints":
       return { ...base, type, value: (a.ints ?? []).map(longToNumber) };
     case "strings":
-      return { ...base, type, value: (a.strings ?? []).map((s: Uint8Array) => utf8.decode(s)) };
+      return { ...base, type, value: (a.strings ?? []).map((s: Uint8Array) => attrString(s, a.name, where)) };
     case "tensors":
       return { ...base, type, value: (a.tensors ?? []).map((t: Proto) => decodeTensor(t, ctx.external)) };
     case "graphs":
@@ -280,9 +312,13 @@ function decodeShape(s: Proto | undefined): { shape?: Dim[]; dimDenotations?: (s
   const shape: Dim[] = [];
   let den: (string | undefined)[] | undefined;
   (s.dim ?? []).forEach((d: Proto, i: number) => {
-    if (d.dim_param) shape.push(d.dim_param);
-    else if (d.dim_value !== undefined && d.dim_value !== null) shape.push(longToNumber(d.dim_value));
-    else shape.push(freshDim("?")); // unknown and unnamed: unique, never equal to another
+    // `value` names the oneof member present: protobufjs fills an absent dim_value in with 0
+    const v = d.value === "dim_value" ? longToNumber(d.dim_value) : -1;
+    if (d.value === "dim_param" && d.dim_param) shape.push(d.dim_param);
+    else if (v >= 0 && Number.isSafeInteger(v)) shape.push(v);
+    // neither field, an empty name, or a negative size (invalid, written by some exporters for
+    // "unknown"): unknown and unnamed, unique, never equal to another; re-encoded with neither field
+    else shape.push(freshDim("?"));
     if (d.denotation) (den ??= [])[i] = d.denotation;
   });
   return den ? { shape, dimDenotations: den } : { shape };

@@ -8,6 +8,7 @@
  */
 import protobuf from "protobufjs";
 import Long from "long";
+import { hardenReader } from "./wire.ts";
 
 // int64 fields decode to Long (exact) instead of lossy doubles.
 protobuf.util.Long = Long;
@@ -230,6 +231,20 @@ message OptionalProto {
 `;
 
 const root = protobuf.parse(ONNX_PROTO, { keepCase: true }).root;
+root.resolveAll();
+hardenReader(allTypes(root));
+
+/** Every message type declared under `ns` (nested ones included). */
+function allTypes(ns: protobuf.NamespaceBase): protobuf.Type[] {
+  const out: protobuf.Type[] = [];
+  const stack: protobuf.ReflectionObject[] = [...ns.nestedArray];
+  while (stack.length) {
+    const o = stack.pop()!;
+    if (o instanceof protobuf.Type) out.push(o);
+    if (o instanceof protobuf.Namespace) stack.push(...o.nestedArray);
+  }
+  return out;
+}
 
 /** protobufjs message types for the ONNX messages Saturn reads and writes. */
 export const proto: {

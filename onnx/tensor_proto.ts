@@ -51,7 +51,8 @@ export function checkDims(raw: readonly (Long | number)[], what: string): number
   return dims;
 }
 
-const utf8 = new TextDecoder();
+// strict: bytes that are not UTF-8 would be changed by decode → encode
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8enc = new TextEncoder();
 
 /** Decode a TensorProto; `external` reads data stored outside the file. */
@@ -72,12 +73,14 @@ export function decodeTensor(p: Proto, external?: ExternalReader): Tensor {
     if (!location) {
       throw new SaturnError("EXTERNAL_DATA", `tensor '${name}' has external data without a location`, name);
     }
-    const offset = Number(info.get("offset") ?? 0);
-    const length = info.has("length") ? Number(info.get("length")) : undefined;
+    const offset = externalInt(info.get("offset") ?? "0", "offset", name);
+    const length = info.has("length") ? externalInt(info.get("length")!, "length", name) : undefined;
     const need = Math.ceil(n * bitsPerElement(dtype) / 8);
-    const bytes = external(location, offset, length ?? need, name);
+    // a length that disagrees with the dims is refused before anything is read
+    if (length !== undefined) checkByteCount(length, need, name, dtype, dims);
+    const bytes = external(location, offset, need, name);
     checkByteCount(bytes.byteLength, need, name, dtype, dims);
-    return Tensor.fromRaw(dtype, dims, bytes.subarray(0, need));
+    return Tensor.fromRaw(dtype, dims, bytes);
   }
   if (p.raw_data && p.raw_data.length > 0 || dtype !== DataType.STRING && n > 0 && !hasTypedField(p)) {
     const raw: Uint8Array = p.raw_data ?? new Uint8Array(0);
@@ -86,6 +89,19 @@ export function decodeTensor(p: Proto, external?: ExternalReader): Tensor {
     return Tensor.fromRaw(dtype, dims, raw);
   }
   return new Tensor(dtype, dims, fromTypedField(p, dtype, n, name));
+}
+
+/** An external_data offset or length: decimal digits only, a safe integer. */
+function externalInt(text: string, key: string, name: string): number {
+  const v = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(v)) {
+    throw new SaturnError(
+      "EXTERNAL_DATA",
+      `tensor '${name}' has an invalid external data ${key} '${text.slice(0, 40)}'`,
+      name,
+    );
+  }
+  return v;
 }
 
 function hasTypedField(p: Proto): boolean {
@@ -142,7 +158,11 @@ function fromTypedField(p: Proto, dtype: number, n: number, name: string) {
     case DataType.STRING: {
       count(p.string_data.length);
       const o = out as string[];
-      for (let i = 0; i < n; i++) o[i] = utf8.decode(p.string_data[i]);
+      try {
+        for (let i = 0; i < n; i++) o[i] = utf8.decode(p.string_data[i]);
+      } catch {
+        throw new SaturnError("BAD_TENSOR", `tensor '${name}' holds a string that is not valid UTF-8`, name);
+      }
       return out;
     }
     default: {
