@@ -93,6 +93,22 @@ export function checkNesting(graph: Pick<Graph, "nodes">): void {
  * @param functions the model's functions
  * @param isOp whether a registered op answers `domain`/`opType` (it wins over a function)
  * @throws {SaturnError} `INVALID_GRAPH`: `local function d.F calls itself (d.F → d.G → d.F)`
+ * @example
+ * ```ts
+ * import { SaturnError } from "../mod.ts";
+ * import { checkFunctionCalls } from "./functions.ts";
+ * const fn = (name: string, calls: string) => ({
+ *   name, domain: "d", inputs: ["a"], outputs: ["b"], attributes: [], attributeProtos: [], opsetImports: [],
+ *   valueInfo: [], nodes: [{ name: "", opType: calls, domain: "d", inputs: ["a"], outputs: ["b"], attributes: [] }],
+ * });
+ * checkFunctionCalls([fn("F", "G"), fn("G", "Relu")], () => false); // F → G: fine
+ * try {
+ *   checkFunctionCalls([fn("F", "G"), fn("G", "F")], () => false);
+ *   throw new Error("F → G → F must be refused");
+ * } catch (e) {
+ *   if (!(e instanceof SaturnError) || e.message !== "local function d.F calls itself (d.F → d.G → d.F)") throw e;
+ * }
+ * ```
  */
 export function checkFunctionCalls(
   functions: readonly FunctionDef[],
