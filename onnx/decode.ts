@@ -6,6 +6,7 @@
 import { SaturnError } from "../errors.ts";
 import { proto } from "./schema.ts";
 import { WireError } from "./wire.ts";
+import { dimFromParam } from "./dim_names.ts";
 import { checkSparse, DENSIFY_BUDGET, densifyInitializers } from "./sparse.ts";
 import { checkDims, decodeTensor, type ExternalReader, longToNumber } from "./tensor_proto.ts";
 import type {
@@ -314,7 +315,7 @@ function decodeShape(s: Proto | undefined): { shape?: Dim[]; dimDenotations?: (s
   (s.dim ?? []).forEach((d: Proto, i: number) => {
     // `value` names the oneof member present: protobufjs fills an absent dim_value in with 0
     const v = d.value === "dim_value" ? longToNumber(d.dim_value) : -1;
-    if (d.value === "dim_param" && d.dim_param) shape.push(d.dim_param);
+    if (d.value === "dim_param" && d.dim_param) shape.push(dimFromParam(d.dim_param));
     else if (v >= 0 && Number.isSafeInteger(v)) shape.push(v);
     // neither field, an empty name, or a negative size (invalid, written by some exporters for
     // "unknown"): unknown and unnamed, unique, never equal to another; re-encoded with neither field

@@ -6,6 +6,7 @@
 import { SaturnError } from "../errors.ts";
 import { proto } from "./schema.ts";
 import { encodeTensor } from "./tensor_proto.ts";
+import { paramOfDim } from "./dim_names.ts";
 import { encodeRaw, type Tensor } from "../ir/tensor.ts";
 import type { Attribute, FunctionDef, Graph, Metadata, Model, Node, SparseTensor, ValueInfo } from "../ir/graph.ts";
 import type { Dim, ValueType } from "../ir/types.ts";
@@ -258,7 +259,7 @@ function encodeShape(shape: Dim[] | undefined, den?: (string | undefined)[]): Pr
   if (!shape) return undefined;
   return {
     dim: shape.map((d, i) => {
-      const p: Proto = typeof d === "number" ? { dim_value: d } : d.startsWith("?") ? {} : { dim_param: d };
+      const p: Proto = typeof d === "number" ? { dim_value: d } : d.startsWith("?") ? {} : { dim_param: paramOfDim(d) };
       if (den?.[i]) p.denotation = den[i];
       return p;
     }),

@@ -189,6 +189,19 @@ Deno.test({
   },
 });
 
+Deno.test("dim names the IR would misread (a number, a product, '?__1', 'unk__2') stay opaque names and round-trip", () => {
+  const names = ["12", "2*n", "?__1", "unk__2", "%41", "(q)", "a)*(b", "batch"];
+  const p = decodeProto(encodeModel(tiny()).bytes);
+  p.graph.input[0].type.tensor_type.shape = { dim: [...names.map((n) => ({ dim_param: n })), {}] };
+  const bytes = encodeProto(p);
+  const m = loadOnnxBytes(bytes);
+  const shape = m.graph.inputs[0].type?.kind === "tensor" ? m.graph.inputs[0].type.shape! : [];
+  assert(shape.every((d) => typeof d === "string"), `some name became a number: ${shape}`);
+  assertEquals(new Set(shape).size, shape.length, `two names became one dim: ${shape}`);
+  assertEquals(shape[names.length - 1], "batch", "a plain name is kept as it is");
+  assertEquals([...encodeModel(m).bytes], [...bytes]);
+});
+
 // ---------------------------------------------------------------------------------------------
 // 2. duplicate names
 
