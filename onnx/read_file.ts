@@ -1,5 +1,6 @@
 /**
- * Reading whole files with one-line errors and no transient double copy.
+ * Reading whole files with one-line errors and no transient double copy. Regular files and
+ * pipes are read; devices (`/dev/zero` would never end) are refused.
  * @module
  */
 import { SaturnError } from "../errors.ts";
@@ -10,6 +11,7 @@ export function readFileOrFail(file: string): Uint8Array {
     return readWhole(file);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new SaturnError("FILE_NOT_FOUND", `${file}: no such file`, file);
+    if (e instanceof SaturnError) throw e;
     if (e instanceof Deno.errors.IsADirectory) {
       throw new SaturnError("FILE_UNREADABLE", `${file}: is a directory`, file);
     }
@@ -24,8 +26,11 @@ export function readFileOrFail(file: string): Uint8Array {
 function readWhole(file: string): Uint8Array {
   const f = Deno.openSync(file, { read: true });
   try {
-    const size = f.statSync().size;
-    if (f.statSync().isDirectory) throw new Deno.errors.IsADirectory(file);
+    const st = f.statSync();
+    if (st.isDirectory) throw new Deno.errors.IsADirectory(file);
+    if (st.isFifo || st.isSocket) return readStream(f, file);
+    if (!st.isFile) throw new SaturnError("FILE_UNREADABLE", `${file}: is not a regular file`, file);
+    const size = st.size;
     const buf = new Uint8Array(size);
     let off = 0;
     while (off < size) {
@@ -37,4 +42,30 @@ function readWhole(file: string): Uint8Array {
   } finally {
     f.close();
   }
+}
+
+/** Largest stream (pipe) read whole: protobuf's 2 GiB limit; more is refused, never buffered. */
+const MAX_STREAM = 2 ** 31;
+
+/** A pipe (`<(cat model.onnx)`) has no size: read it to its end, up to `MAX_STREAM` bytes. */
+function readStream(f: Deno.FsFile, file: string): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const buf = new Uint8Array(1 << 20);
+    const n = f.readSync(buf);
+    if (n === null || n === 0) break;
+    total += n;
+    if (total > MAX_STREAM) {
+      throw new SaturnError("FILE_UNREADABLE", `${file}: the stream is longer than ${MAX_STREAM} bytes`, file);
+    }
+    chunks.push(buf.subarray(0, n));
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
 }

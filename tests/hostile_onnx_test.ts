@@ -513,3 +513,19 @@ Deno.test("a sparse initializer with an index out of range is refused", () => {
   const e = assertThrows(() => loadOnnxBytes(encodeModel(m).bytes), SaturnError);
   assertEquals(e.code, "BAD_TENSOR");
 });
+
+// ---------------------------------------------------------------------------------------------
+// the model file itself
+
+Deno.test("a model read from a pipe loads; a device as the model is refused in one line", async () => {
+  const model = path.join(root, "examples", "bert_tiny.onnx");
+  const out = await new Deno.Command("bash", {
+    args: ["-c", `"$0" run -A "$1" inspect <(cat "$2")`, Deno.execPath(), path.join(root, "cli.ts"), model],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert(new TextDecoder().decode(out.stdout).includes("inputs:"));
+  assertOneLine(await cli(60, "inspect", "/dev/zero"), "/dev/zero", "not a regular file");
+});
