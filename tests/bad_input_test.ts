@@ -122,6 +122,23 @@ const cases: Case[] = [
     says: ["'s'", "'add'", "'relu'"],
   },
   {
+    name: "two graph inputs with one name",
+    make: () => {
+      const m = tiny();
+      m.graph.inputs.push({ ...m.graph.inputs[0] });
+      return writeModel("dupin.onnx", m);
+    },
+    code: "DUPLICATE_VALUE",
+    says: ["'x'", "graph input"],
+  },
+  {
+    name: "a length prefix past 32 bits",
+    // ModelProto.doc_string whose length varint is 2^32 + 1: read modulo 2^32 it would be 1
+    make: () => write("wrap.onnx", new Uint8Array([...goodBytes, 0x32, 0x81, 0x80, 0x80, 0x80, 0x10, 0x61])),
+    code: "NOT_ONNX",
+    says: ["32 bits"],
+  },
+  {
     name: "an initializer whose bytes do not match its shape",
     make: () => {
       const m = tiny();
