@@ -134,7 +134,9 @@ export function freshDim(prefix = "unk"): string {
 /**
  * Numpy-style broadcast of shapes. Returns undefined when a shape is unknown; calls
  * `onError` (which should throw) when two known dims differ and neither is 1. A symbolic dim
- * against 1 keeps the symbol; two different symbols give the first (ONNX leaves it open).
+ * against 1 keeps the symbol, against a number n > 1 gives n (a valid model has the symbol 1 or n);
+ * two different symbols give a fresh dim, as ONNX leaves it open: `n` against `m` is `n` only
+ * when `m` is 1 or `n`, so neither is true at every size.
  */
 export function broadcastShapes(
   shapes: readonly (readonly Dim[] | undefined)[],
@@ -152,6 +154,7 @@ export function broadcastShapes(
       else if (typeof d === "number" && typeof o === "number") {
         onError(`cannot broadcast shapes ${shapes.map((x) => `[${x}]`).join(" and ")}`);
       } else if (typeof o === "string" && typeof d === "number") out[off + i] = d;
+      else if (typeof o === "string" && typeof d === "string") out[off + i] = freshDim("bcast");
     }
   }
   return out;

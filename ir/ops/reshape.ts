@@ -273,8 +273,8 @@ const Expand: OpDef = {
       if (n === undefined || !s) return [tensorType(dt)];
       const r = Math.max(n, s.length);
       const out = freshDims(r);
-      // dims of the input that are not 1 survive the broadcast
-      for (let i = 0; i < s.length; i++) if (s[i] !== 1) out[r - s.length + i] = s[i];
+      // known dims of the input that are not 1 survive the broadcast (a symbolic one may be 1)
+      for (let i = 0; i < s.length; i++) if (typeof s[i] === "number" && s[i] !== 1) out[r - s.length + i] = s[i];
       return [tensorType(dt, out)];
     }
     if (!s) return [tensorType(dt)];
