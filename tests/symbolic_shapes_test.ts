@@ -149,6 +149,18 @@ Deno.test("an Expand to a shape known only at run time keeps no symbolic dim of 
   assertValueInfoHolds(out, new Map([["x", rand([5], 6)], ["s", int64Tensor([1], [5])]]));
 });
 
+Deno.test("a Slice of the last k of a symbolic dim is not given length k (a shorter dim keeps all it has)", async () => {
+  // x[-3:] of x[n] is [min(3, n)]: 2 at n = 2
+  const m = graphModel(
+    [node("Slice", ["x", "st", "en"], ["y"]), node("Relu", ["y"], ["r"]), node("Sigmoid", ["r"], ["z"])],
+    { x: ["n"] },
+    ["z"],
+    { st: int64Tensor([1], [-3]), en: int64Tensor([1], [2 ** 40]) },
+  );
+  const { model: out } = await optimize(m, { cacheFile: await Deno.makeTempFile() });
+  for (const n of [2, 5]) assertValueInfoHolds(out, new Map([["x", rand([n], 8)]]));
+});
+
 Deno.test("the PaddleOCR detector optimizes to a model valid at 1×1, 32×32, 64×96 and 640×640", {
   ignore: !exists(path.join(REAL, "ppocrv4_det.onnx")),
 }, async () => {

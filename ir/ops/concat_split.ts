@@ -280,8 +280,7 @@ const BIG = 2 ** 31 - 1;
 function symbolicSliceLen(d: Dim, start: number, end: number, step: number): Dim {
   if (step === 1) {
     if (start >= 0 && end >= BIG) return dimSub(d, start);
-    if (start < 0 && end >= BIG) return -start;
-    if (start < 0 && end < 0) return Math.max(0, end - start);
+    // x[-k:] and x[-k:-j] have min(k, d)-based lengths: k only when d ≥ k, so no number is true at every size
     if (start >= 0 && end < 0) return dimSub(d, start - end);
   } else if (step === -1 && (start === -1 || start >= BIG) && end <= -BIG) return d;
   return freshDim();
