@@ -83,6 +83,7 @@ export const HELPERS: Record<string, string> = {
 }`,
   pow_: `fn pow_(x: f32, y: f32) -> f32 {
   if (y == 0.0 || x == 1.0) { return 1.0; }
+  if (isnan_(x) || isnan_(y)) { return bitcast<f32>(0x7fc00000u); }
   if (x == 0.0) { return select(0.0, bitcast<f32>(0x7f800000u), y < 0.0); }
   if (x < 0.0) {
     if (y != floor(y)) { return bitcast<f32>(0x7fc00000u); }
@@ -384,7 +385,7 @@ export function elementwiseOp(c: EwContext): EwOp | undefined {
     return {
       args: [0, 1],
       emit: ([a, b]) => `pow_(${a}, ${s1 === "f32" ? b : `f32(${b})`})`,
-      helpers: ["pow_"],
+      helpers: ["isnan_", "pow_"],
     };
   }
   if (op === "Mod") {

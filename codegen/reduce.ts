@@ -19,6 +19,7 @@ import {
   groupGrid,
   mainHeader,
   MAX_THREAD_TRIPS,
+  nanMinMax,
   NEG_INF,
   workgroupReduce,
 } from "./wgsl.ts";
@@ -69,8 +70,9 @@ function identity(comb: Comb, t: "f32" | "i32"): string {
   return comb === "sum" ? "0" : comb === "prod" ? "1" : comb === "max" ? "i32(-2147483647 - 1)" : "2147483647";
 }
 
-function combine(comb: Comb, a: string, b: string): string {
-  return comb === "sum" ? `${a} + ${b}` : comb === "prod" ? `${a} * ${b}` : `${comb}(${a}, ${b})`;
+function combine(comb: Comb, a: string, b: string, t: "f32" | "i32"): string {
+  if (comb === "sum" || comb === "prod") return comb === "sum" ? `${a} + ${b}` : `${a} * ${b}`;
+  return t === "f32" ? nanMinMax(comb, a, b) : `${comb}(${a}, ${b})`;
 }
 
 /** A reduction of `x` over `axes` into `y` (whose element order is the kept dims' order). */
@@ -131,8 +133,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let base = ${dot(kc, kept.map((a) => st[a]))};
   ${pre}
   var acc = ${identity(kind.comb, t)};
-  ${loop(`acc = ${combine(kind.comb, "acc", mapped(`${X}[${off}]`))};`)}
-  ${workgroupReduce(kind.comb, "acc", "total", wg)}
+  ${loop(`acc = ${combine(kind.comb, "acc", mapped(`${X}[${off}]`), t)};`)}
+  ${workgroupReduce(kind.comb, "acc", "total", wg, t)}
   if (lid.x == 0u) { ${Y}[o] = ${fin("total")}; }
 }
 `;
@@ -153,7 +155,7 @@ ${mainHeader(64)} {
   let base = ${dot(kc, kept.map((a) => st[a]))};
   ${pre}
   var acc = ${identity(kind.comb, t)};
-  ${loop(`acc = ${combine(kind.comb, "acc", mapped(`${X}[${off}]`))};`)}
+  ${loop(`acc = ${combine(kind.comb, "acc", mapped(`${X}[${off}]`), t)};`)}
   ${Y}[o] = ${fin("acc")};
 }
 `;
@@ -203,9 +205,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var acc = ${identity(kind.comb, t)};
   for (var r = p * ${chunk}u + lid.x; r < end; r = r + ${wg}u) {
     ${coords("r", redDims, "r")}
-    acc = ${combine(kind.comb, "acc", mapped(`${X}[base + ${dot(rc, axes.map((a) => st[a]))}]`))};
+    acc = ${combine(kind.comb, "acc", mapped(`${X}[base + ${dot(rc, axes.map((a) => st[a]))}]`), t)};
   }
-  ${workgroupReduce(kind.comb, "acc", "total", wg)}
+  ${workgroupReduce(kind.comb, "acc", "total", wg, t)}
   if (lid.x == 0u) { ${T}[q] = total; }
 }
 `;

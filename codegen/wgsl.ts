@@ -189,12 +189,30 @@ export function mainHeader(wg: number): string {
 }
 
 /**
- * Statements that combine f32 `v` across a workgroup of `wg` threads (a power of two) through
- * workgroup array `red` (declared by the caller as `array<f32, wg>`), leaving the result in `out`.
+ * f32 `max(a, b)` or `min(a, b)` that is NaN when either is (as ONNX's reductions are): WGSL leaves
+ * NaN in min and max to the implementation, and llvmpipe returns the other operand. The NaN test
+ * reads bits, which no shader compiler folds away.
  */
-export function workgroupReduce(op: "sum" | "max" | "min" | "prod", v: string, out: string, wg: number): string {
+export function nanMinMax(op: "max" | "min", a: string, b: string): string {
+  const nan = (e: string) => `(bitcast<u32>(${e}) & 0x7fffffffu) > 0x7f800000u`;
+  return `select(${op}(${a}, ${b}), bitcast<f32>(0x7fc00000u), ${nan(a)} || ${nan(b)})`;
+}
+
+/**
+ * Statements that combine `v` (of type `t`, f32 by default) across a workgroup of `wg` threads (a
+ * power of two) through workgroup array `red` (declared by the caller as `array<t, wg>`), leaving the
+ * result in `out`. f32 max and min are NaN when any element is (`nanMinMax`).
+ */
+export function workgroupReduce(
+  op: "sum" | "max" | "min" | "prod",
+  v: string,
+  out: string,
+  wg: number,
+  t: "f32" | "i32" = "f32",
+): string {
   const [x, y] = ["red[lid.x]", "red[lid.x + s]"];
-  const comb = op === "sum" ? `${x} + ${y}` : op === "prod" ? `${x} * ${y}` : `${op}(${x}, ${y})`;
+  const minMax = (m: "max" | "min") => t === "f32" ? nanMinMax(m, x, y) : `${m}(${x}, ${y})`;
+  const comb = op === "sum" ? `${x} + ${y}` : op === "prod" ? `${x} * ${y}` : minMax(op);
   return `red[lid.x] = ${v};
   workgroupBarrier();
   for (var s = ${wg / 2}u; s > 0u; s = s >> 1u) {

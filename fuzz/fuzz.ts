@@ -37,8 +37,9 @@ export interface FuzzOptions {
 export interface FuzzStats {
   /** Graphs generated and run. */
   tried: number;
-  /** Graphs ONNX Runtime refused (not Saturn's business). */
+  /** Graphs ONNX Runtime refused (not Saturn's business), and why. */
   discarded: number;
+  discardReasons: Map<string, number>;
   /** Stage runs that Saturn refused as unsupported, and why (the message up to its first ':' after the code). */
   unsupported: number;
   unsupportedReasons: Map<string, number>;
@@ -71,6 +72,7 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzStats> {
   const stats: FuzzStats = {
     tried: 0,
     discarded: 0,
+    discardReasons: new Map(),
     unsupported: 0,
     unsupportedReasons: new Map(),
     mismatches: 0,
@@ -89,8 +91,11 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzStats> {
       const { model, feeds } = generateGraph(graphSeed(options.seed, i), { maxNodes: options.maxNodes });
       const result = await runGraph(model, feeds, { dir, stages });
       stats.tried++;
-      if (result.discarded !== undefined) stats.discarded++;
-      else {
+      if (result.discarded !== undefined) {
+        stats.discarded++;
+        const why = result.discarded.replace(/^.*?failed:/, "").replace(/\(\w+\)/g, "(…)").slice(0, 120);
+        stats.discardReasons.set(why, (stats.discardReasons.get(why) ?? 0) + 1);
+      } else {
         for (const [stage, o] of result.outcomes) {
           if (o.kind === "ok") continue;
           if (o.kind === "divergent") {

@@ -98,6 +98,9 @@ async function main(): Promise<number> {
   for (const [why, n] of [...stats.unsupportedReasons].sort((a, b) => b[1] - a[1]).slice(0, 8)) {
     console.error(`fuzz: unsupported ×${n}: ${why}`);
   }
+  for (const [why, n] of [...stats.discardReasons].sort((a, b) => b[1] - a[1]).slice(0, 5)) {
+    console.error(`fuzz: discarded ×${n}: ${why}`);
+  }
   console.log(`${summaryLine(stats)}, seed ${seed}`);
   return stats.mismatches + stats.crashes + stats.refusals > 0 ? 1 : 0;
 }

@@ -6,7 +6,7 @@
  */
 import { assert } from "./_assert.ts";
 import { attr, matchesNodes, node, nodesModel } from "./_models.ts";
-import { float32Tensor, type Tensor } from "../ir/tensor.ts";
+import { float32Tensor, int64Tensor, type Tensor } from "../ir/tensor.ts";
 import { runModel } from "../ir/interpreter.ts";
 import { compareTensors } from "../conformance/compare.ts";
 
@@ -97,5 +97,30 @@ Deno.test({
     for (const op of ["ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp", "ReduceMean"]) {
       await matchesNodes(node(op, ["x"], ["y"], [attr("noop_with_empty_axes", 1)]), { x: v }, {}, 18);
     }
+  },
+});
+
+Deno.test({
+  name: "ReduceMax and ReduceMin are NaN over a NaN on WebGPU, short rows and long (fuzz seed 5, graph 1753)",
+  ignore,
+  async fn() {
+    const axes = int64Tensor([1], [-1]);
+    const short = float32Tensor([1, 3, 2], [0.65, 0.64, NaN, 2.08, NaN, 0.85]);
+    const long = float32Tensor([2, 300], Array.from({ length: 600 }, (_, i) => i === 417 || i === 3 ? NaN : i % 7));
+    for (const op of ["ReduceMin", "ReduceMax"]) {
+      await matchesNodes(node(op, ["x", "axes"], ["y"]), { x: short }, { axes }, 20);
+      await matchesNodes(node(op, ["x", "axes"], ["y"]), { x: long }, { axes }, 20);
+      await matchesNodes(node(op, ["x"], ["y"], [attr("keepdims", 0)]), { x: long }, {}, 20);
+    }
+  },
+});
+
+Deno.test({
+  name: "Pow of a NaN base or exponent is NaN on WebGPU, but x⁰ and 1ʸ are 1 (fuzz seed 5, graph 2427)",
+  ignore,
+  async fn() {
+    const base = float32Tensor([6], [NaN, 2, NaN, 1, 0.5, NaN]);
+    const exp = float32Tensor([6], [-0.47, NaN, 0, NaN, 2.5, 3]);
+    await matchesNodes(node("Pow", ["x", "y"], ["z"]), { x: base, y: exp }, {}, 16);
   },
 });
