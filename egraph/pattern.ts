@@ -54,16 +54,21 @@ export interface Subst {
 }
 
 /**
- * Attribute defaults (ONNX's), consulted when a node leaves an attribute unset. The node and
- * e-graph are given for defaults that depend on the input (Transpose's perm) or the opset.
+ * Attribute defaults (ONNX's), consulted when a node leaves an attribute unset and when a
+ * pattern leaves one out. The node and e-graph are given for defaults that depend on the input
+ * (Transpose's perm) or the opset (Softmax's axis); `domain` when no node is (default: the
+ * node's, else ai.onnx). Undefined: no default known.
  */
-export type AttrDefaults = (op: string, attr: string, node?: ENode, eg?: EGraph) => unknown;
+export type AttrDefaults = (op: string, attr: string, node?: ENode, eg?: EGraph, domain?: string) => unknown;
 
 /** Context for matching: the e-graph and attribute defaults. */
 export interface MatchEnv {
   /** The e-graph matched against (rebuilt). */
   eg: EGraph;
-  /** Defaults for attributes a node leaves unset, so `:axis -1` matches a node without `axis`. */
+  /**
+   * Defaults for attributes a node leaves unset, so `:axis -1` matches a node without `axis`,
+   * and an attribute a pattern does not mention matches only a node whose value is its default.
+   */
   defaults: AttrDefaults;
 }
 
@@ -71,11 +76,51 @@ function cloneSubst(s: Subst): Subst {
   return { classes: new Map(s.classes), attrs: new Map(s.attrs) };
 }
 
-function sameValue(a: unknown, b: unknown): boolean {
-  return a === b || JSON.stringify(a) === JSON.stringify(b);
+/**
+ * Two attribute values are the same: numbers equal, or equal as float32 when either is not a
+ * whole number (ONNX stores float attributes as float32: a node's `alpha` 0.01 reads back as
+ * 0.009999999776…, the same attribute as a rule's `0.01`); lists element by element.
+ * @example
+ * ```ts
+ * import { sameAttrValue } from "./pattern.ts";
+ * if (!sameAttrValue(Math.fround(0.01), 0.01)) throw new Error("float32 0.01 is 0.01");
+ * if (sameAttrValue(16777217, 16777216)) throw new Error("ints compare exactly");
+ * if (!sameAttrValue([0, 2, 1], [0, 2, 1]) || sameAttrValue([0, 1], [1, 0])) throw new Error("lists");
+ * ```
+ */
+export function sameAttrValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a === "number" && typeof b === "number") {
+    if (Number.isNaN(a) && Number.isNaN(b)) return true;
+    return !(Number.isInteger(a) && Number.isInteger(b)) && Math.fround(a) === Math.fround(b);
+  }
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameAttrValue(x, b[i]));
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  try {
+    return JSON.stringify(a) === JSON.stringify(b);
+  } catch {
+    return false; // values JSON cannot write (bigints) are never the same as anything else
+  }
+}
+
+/**
+ * Whether `node`'s attributes that no pattern entry names are all at their defaults: an
+ * attribute a pattern does not mention means "its ONNX default at the node's opset", never
+ * "anything" (so `(LeakyRelu ?x)` is a rule about `alpha` 0.01, the only LeakyRelu its
+ * verification builds). Unset attributes are their default by definition; a set one matches
+ * only when equal to a default known for it (unknown default: no match).
+ */
+function restAtDefaults(env: MatchEnv, node: ENode, pats: AttrPattern[]): boolean {
+  for (const a of node.attrs) {
+    if (pats.some((p) => p.name === a.name)) continue;
+    const d = env.defaults(node.op, a.name, node, env.eg);
+    if (d === undefined || !sameAttrValue(a.value, d)) return false;
+  }
+  return true;
 }
 
 function matchAttrs(env: MatchEnv, node: ENode, pats: AttrPattern[], s: Subst): Subst | undefined {
+  if (!restAtDefaults(env, node, pats)) return undefined;
   let out = s;
   for (const p of pats) {
     const a = node.attrs.find((x) => x.name === p.name);
@@ -85,10 +130,11 @@ function matchAttrs(env: MatchEnv, node: ENode, pats: AttrPattern[], s: Subst): 
     }
     const value = a ? a.value : env.defaults(node.op, p.name, node, env.eg);
     if (p.term.kind === "lit") {
-      if (!sameValue(value, p.term.value)) return undefined;
+      if (value === undefined || !sameAttrValue(value, p.term.value)) return undefined;
     } else if (p.term.kind === "var") {
       if (out.attrs.has(p.term.name)) {
-        if (!sameValue(out.attrs.get(p.term.name), value)) return undefined;
+        const had = out.attrs.get(p.term.name);
+        if (had !== value && !sameAttrValue(had, value)) return undefined;
       } else {
         if (out === s) out = cloneSubst(s);
         out.attrs.set(p.term.name, value);
@@ -253,6 +299,18 @@ function attrOf(name: string, value: unknown, type?: AttrType): Attribute | unde
   return { name, type: t, value } as Attribute;
 }
 
+/**
+ * `v` is `op`'s default for `attr` both at the e-graph's opset and at the newest one, so leaving
+ * it unset means `v` wherever the graph goes. Input-dependent defaults (Transpose's perm) are
+ * unknown without a node, so such values are always written.
+ */
+function isStableDefault(env: MatchEnv, p: Extract<Pattern, { kind: "op" }>, attr: string, v: unknown): boolean {
+  const here = env.defaults(p.op, attr, undefined, env.eg, p.domain ?? "");
+  if (here === undefined || !sameAttrValue(v, here)) return false;
+  const newest = env.defaults(p.op, attr, undefined, undefined, p.domain ?? "");
+  return newest !== undefined && sameAttrValue(v, newest);
+}
+
 /** Add the right-hand side `p` to the e-graph under `s`; returns its class or undefined (abort). */
 export function instantiate(env: MatchEnv, lib: Library, p: Pattern, s: Subst): ClassId | undefined {
   const eg = env.eg;
@@ -280,8 +338,10 @@ export function instantiate(env: MatchEnv, lib: Library, p: Pattern, s: Subst): 
           if (a.term.kind === "var") continue; // an unset attribute stays unset
           return undefined;
         }
-        // a copied attribute equal to the op's default stays unset (one e-node per meaning)
-        if (a.term.kind === "var" && sameValue(v, env.defaults(p.op, a.name))) continue;
+        // a copied attribute equal to the op's default at this e-graph's opset stays unset (one
+        // e-node per meaning), unless that default changed with the opset (Softmax's axis: -1
+        // from 13, 1 before): such a value is written out, so it never takes another default
+        if (a.term.kind === "var" && isStableDefault(env, p, a.name, v)) continue;
         const at = attrOf(a.name, v, a.term.type);
         if (at) attrs.push(at);
       }

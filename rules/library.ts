@@ -15,6 +15,7 @@ import { isFloat } from "../ir/dtype.ts";
 import type { Dim } from "../ir/types.ts";
 import "./contrib_ops.ts";
 import { sliceRange } from "./guards.ts";
+import { type InputFacts, onnxAttrDefault } from "./attr_defaults.ts";
 
 /** The static shape of a class, when known. */
 export function shapeOf(eg: EGraph, id: ClassId): Dim[] | undefined {
@@ -125,7 +126,7 @@ const builders: [string, Builder][] = [
   ["flatten-shape", (env, s, args) => {
     const x = classArg(s, args[0]), axis = numArg(env, s, args[1]);
     const sh = x === undefined ? undefined : staticShape(env.eg, x);
-    if (!sh || axis === undefined) return undefined;
+    if (!sh || axis === undefined || sh.includes(0)) return undefined; // a 0 would read as "copy the dim"
     const k = axis < 0 ? axis + sh.length : axis;
     const prod = (xs: number[]) => xs.reduce((p, d) => p * d, 1);
     return addConst(env.eg, int64Tensor([2], [prod(sh.slice(0, k)), prod(sh.slice(k))]));
@@ -159,10 +160,11 @@ const builders: [string, Builder][] = [
     return r ? addConst(env.eg, int64Tensor([2], [r.end, r.dim - r.end])) : undefined;
   }],
   // (@shape-of ?x): the static shape of ?x as an int64 constant
+  // (a 0 dim is refused: Reshape reads 0 as "copy the input's dim" unless allowzero)
   ["shape-of", (env, s, args) => {
     const x = classArg(s, args[0]);
     const sh = x === undefined ? undefined : staticShape(env.eg, x);
-    return sh ? addConst(env.eg, int64Tensor([sh.length], sh)) : undefined;
+    return sh && !sh.includes(0) ? addConst(env.eg, int64Tensor([sh.length], sh)) : undefined;
   }],
 ];
 
@@ -237,31 +239,13 @@ export const FLOAT_ATTRS: ReadonlySet<string> = new Set([
   "activation_params",
 ]);
 
-const STATIC_DEFAULTS: Record<string, Record<string, unknown>> = {
-  Gemm: { alpha: 1, beta: 1, transA: 0, transB: 0 },
-  LayerNormalization: { axis: -1, epsilon: 1e-5, stash_type: 1 },
-  SimplifiedLayerNormalization: { axis: -1, epsilon: 1e-5, stash_type: 1 },
-  RMSNormalization: { axis: -1, epsilon: 1e-5, stash_type: 1 },
-  BatchNormalization: { epsilon: 1e-5, momentum: 0.9, training_mode: 0 },
-  Flatten: { axis: 1 },
-  Reshape: { allowzero: 0 },
-  Conv: { group: 1, auto_pad: "NOTSET" },
-  FusedConv: { group: 1, auto_pad: "NOTSET" },
-  ReduceMean: { keepdims: 1, noop_with_empty_axes: 0 },
-  ReduceSum: { keepdims: 1, noop_with_empty_axes: 0 },
-  Gelu: { approximate: "none" },
-  Split: { axis: 0 },
-  Gather: { axis: 0 },
-  LeakyRelu: { alpha: 0.01 },
-  Elu: { alpha: 1 },
-  HardSigmoid: { alpha: 0.2, beta: 0.5 },
-  Cast: { saturate: 1 },
-};
-
 /**
- * ONNX's attribute defaults for the ops rules mention, so that a pattern's `:axis -1` matches a
- * node that leaves `axis` unset. Defaults that depend on the input or the opset (Transpose's
- * `perm`, Softmax's `axis`) read them from `node` and `eg`; undefined: no default known.
+ * ONNX's attribute defaults (`rules/attr_defaults.ts`) at the e-graph's opset, so that a
+ * pattern's `:axis -1` matches a node that leaves `axis` unset and a pattern that leaves `alpha`
+ * out matches only the default `alpha`. Defaults that depend on the input (Transpose's `perm`,
+ * Conv's `strides`) read it from `node` and `eg`; without `eg`, the newest opset's default;
+ * `domain` (default: `node`'s, else ai.onnx) picks the op's schema. Undefined: no default
+ * known (or the attribute is required).
  * @example
  * ```ts
  * import { attrDefaults, EGraph } from "../mod.ts";
@@ -269,19 +253,26 @@ const STATIC_DEFAULTS: Record<string, Record<string, unknown>> = {
  * if (attrDefaults("Softmax", "axis") !== -1) throw new Error("Softmax's axis is -1 from opset 13");
  * const eg11 = new EGraph([{ domain: "", version: 11 }]);
  * if (attrDefaults("Softmax", "axis", undefined, eg11) !== 1) throw new Error("and 1 before");
- * if (attrDefaults("Conv", "dilations") !== undefined) throw new Error("no default known");
+ * if (attrDefaults("Conv", "dilations") !== undefined) throw new Error("Conv's dilations depend on its input");
+ * if (attrDefaults("Concat", "axis") !== undefined) throw new Error("Concat's axis is required");
  * ```
  */
-export const attrDefaults: AttrDefaults = (op: string, attr: string, node?: ENode, eg?: EGraph): unknown => {
-  if (op === "Transpose" && attr === "perm") {
-    const r = node && eg ? shapeOf(eg, node.children[0])?.length : undefined;
-    return r === undefined ? undefined : Array.from({ length: r }, (_, i) => r - 1 - i);
-  }
-  if ((op === "Softmax" || op === "LogSoftmax" || op === "Hardmax") && attr === "axis") {
-    const v = eg ? opsetVersion(eg.opsets, node?.domain ?? "") ?? 13 : 13;
-    return v >= 13 ? -1 : 1;
-  }
-  return STATIC_DEFAULTS[op]?.[attr];
+export const attrDefaults: AttrDefaults = (
+  op: string,
+  attr: string,
+  node?: ENode,
+  eg?: EGraph,
+  domain?: string,
+): unknown => {
+  const dom = domain ?? node?.domain ?? "";
+  const opset = eg ? opsetVersion(eg.opsets, dom) : undefined;
+  const inputs: InputFacts | undefined = node && eg
+    ? {
+      rank: (i) => (node.children[i] === undefined ? undefined : shapeOf(eg, node.children[i])?.length),
+      shape: (i) => (node.children[i] === undefined ? undefined : staticShape(eg, node.children[i])),
+    }
+    : undefined;
+  return onnxAttrDefault(dom, op, attr, opset, inputs);
 };
 
 /** The ai.onnx opset an e-graph is typed under. */

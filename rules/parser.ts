@@ -13,6 +13,23 @@ import "../ir/ops/all.ts";
 import type { Rule } from "./rule.ts";
 import { compileGuards, type GuardArg, guardArity, type GuardCall } from "./guards.ts";
 import { FLOAT_ATTRS, ruleLibrary } from "./library.ts";
+import { missingRequiredAttrs } from "./attr_defaults.ts";
+
+/**
+ * A left-hand pattern must mention every attribute ONNX requires of its op (bind it or give
+ * it): an unmentioned attribute matches only its default, and a required one has none, so the
+ * rule could never fire (`rules/attr_defaults.ts`).
+ */
+function checkRequiredAttrs(file: string, head: Tok, domain: string, op: string, inputs: number, attrs: AttrPattern[]) {
+  const left = missingRequiredAttrs(domain, op, inputs, attrs.map((a) => a.name));
+  if (!left.length) return;
+  fail(
+    file,
+    head.line,
+    `(${head.v} …) leaves out :${left[0]}, which ONNX requires; an attribute a pattern leaves out matches only ` +
+      `its default and :${left[0]} has none: bind it (:${left[0]} ?${left[0]}) or give its value`,
+  );
+}
 
 /** Contrib ops of ONNX Runtime (`com.microsoft`) that rules may produce or match. */
 export const MS_OPS: ReadonlySet<string> = new Set([
@@ -216,6 +233,7 @@ class StatementParser {
       } else children.push(this.pattern(side));
     }
     this.i++;
+    if (side === "lhs") checkRequiredAttrs(this.file, head, domain, op, children.length, attrs);
     const p: Pattern = { kind: "op", op, attrs, children };
     if (domain) p.domain = domain;
     if (this.peek()?.t === "proj") p.output = Number(this.next("an output").v);
