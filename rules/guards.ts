@@ -7,7 +7,7 @@
  * @module
  */
 import type { ClassId } from "../egraph/enode.ts";
-import type { MatchEnv, Subst } from "../egraph/pattern.ts";
+import { type MatchEnv, sameAttrValue, type Subst } from "../egraph/pattern.ts";
 import { dtypeFromName, isFloat } from "../ir/dtype.ts";
 import type { Dim } from "../ir/types.ts";
 import { constInts, constNumbers, dtypeOf, onnxOpset, shapeOf } from "./library.ts";
@@ -235,8 +235,8 @@ const GUARDS: Record<string, { arity: [number, number]; fn: GuardFn }> = {
       return x !== undefined && y !== undefined && c.env.eg.find(x) !== c.env.eg.find(y);
     },
   },
-  // (eq ?a V): an attribute (or constant) equals a value
-  eq: { arity: [2, 2], fn: (c, [a, b]) => JSON.stringify(val(c, a)) === JSON.stringify(val(c, b)) },
+  // (eq ?a V): an attribute (or constant) equals a value (float attributes as float32: 0.01 is 0.01f)
+  eq: { arity: [2, 2], fn: (c, [a, b]) => sameAttrValue(val(c, a), val(c, b)) },
   // (has-op ?x "Op"): ?x's class holds a node of that op
   "has-op": {
     arity: [2, 2],

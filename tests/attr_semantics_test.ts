@@ -88,6 +88,18 @@ Deno.test("a literal float attribute matches the float32 a model stores (:alpha 
   assertEquals(matches(eg, lit).length, 1);
 });
 
+Deno.test("a bound float attribute guarded by (eq ?a 0.01) holds for the float32 0.01 a model stores, not for 0.2", () => {
+  const [guarded] = rules("lr-eq: (LeakyRelu ?x :alpha ?a) => (Neg ?x) if (eq ?a 0.01)");
+  for (const [alpha, want] of [[Math.fround(0.01), true], [undefined, true], [Math.fround(0.2), false]] as const) {
+    const { eg, x } = graph(17);
+    leaky(eg, x, alpha);
+    const env = { eg, defaults: attrDefaults };
+    const ms = matches(eg, guarded);
+    assertEquals(ms.length, 1);
+    assertEquals(guarded.guard!(env, ms[0].subst, ms[0].roots), want, `alpha ${alpha}`);
+  }
+});
+
 Deno.test("an unmentioned attribute whose default is unknown matches only when the node leaves it unset", () => {
   // Shape's end has no default: a rule without :end is about the whole shape
   const [shape] = rules("shape-id: (Shape ?x) => (Shape ?x)");
