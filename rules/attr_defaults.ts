@@ -507,6 +507,21 @@ export function onnxAttrDefault(
 }
 
 /**
+ * Whether `op` has attribute `attr` at `opset` (ai.onnx; other domains and unknown ops: true),
+ * so that a sampler never sets an attribute the op lacks there (Reshape's `allowzero` before 14).
+ * @example
+ * ```ts
+ * import { opHasAttr } from "./attr_defaults.ts";
+ * if (opHasAttr("", "Reshape", "allowzero", 13) || !opHasAttr("", "Reshape", "allowzero", 14)) throw new Error("from 14");
+ * ```
+ */
+export function opHasAttr(domain: string, op: string, attr: string, opset: number): boolean {
+  if (domain !== "" || !GENERATED[op]) return true;
+  const cell = cellAt(op, attr, opset);
+  return cell !== undefined && cell !== X;
+}
+
+/**
  * The attributes ONNX requires of `op` that a pattern with `inputs` children and the
  * attributes `named` leaves out: such a pattern can never match a valid node (left side) or
  * builds an invalid one (right side). Required means required at the newest opset that has
