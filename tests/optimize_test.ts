@@ -224,7 +224,9 @@ Deno.test("a TypeScript plugin rule (defineRules) fires on a shared model and ke
         `export default defineRules("user", [{\n` +
         `  name: "plugin-concat-one",\n` +
         `  comment: "Concat(x) = x",\n` +
-        `  lhs: [{ kind: "op", op: "Concat", attrs: [], children: [{ kind: "var", name: "x" }] }],\n` +
+        // Concat's axis is required: a pattern that leaves it out matches no Concat (it has no default)
+        `  lhs: [{ kind: "op", op: "Concat", attrs: [{ name: "axis", term: { kind: "var", name: "a" } }],\n` +
+        `    children: [{ kind: "var", name: "x" }] }],\n` +
         `  rhs: [{ kind: "var", name: "x" }],\n` +
         `  guard: (_env, s) => s.classes.has("x"),\n` +
         `}]);\n`,
