@@ -6,8 +6,8 @@
  * output's slice (one kernel per output).
  * @module
  */
-import { sliceRange } from "../ir/ops/concat_split.ts";
-import { fromNumbers, sizeOf, stridesOf, toNumbers } from "../ir/tensor.ts";
+import { sliceRange, splitSizes } from "../ir/ops/concat_split.ts";
+import { fromNumbers, sizeOf, stridesOf, toInts, toNumbers } from "../ir/tensor.ts";
 import { DataType } from "../ir/dtype.ts";
 import { type KernelSpec, requireStorage, unsupported } from "./kernel.ts";
 import { constInts, type LowerCtx, type Lowered, normAxis, registerLowerings, type TensorInfo } from "./lowering.ts";
@@ -171,12 +171,16 @@ function split(ctx: LowerCtx): Lowered {
   const axis = normAxis(ctx.attrs.attrInt("axis", 0), x.dims.length);
   const inStr = stridesOf(x.dims);
   const ks: KernelSpec[] = [];
+  const split = ctx.hasInput(1) ? ctx.constant(1) : undefined;
+  const sizes = splitSizes(ctx.attrs, x.dims[axis], () => (split ? toInts(split) : undefined));
+  if (!sizes) unsupported("split sizes must be known at plan time");
   let off = 0;
-  ctx.node.outputs.forEach((name, k) => {
-    if (name === "") return;
-    const y = ctx.output(k);
+  ctx.node.outputs.forEach((_, k) => {
     const o = off;
-    off += y.dims[axis];
+    off += sizes[k];
+    // an output nothing reads is not written, but its part still moves the next one's offset
+    if (!ctx.hasOutput(k)) return;
+    const y = ctx.output(k);
     ks.push(copyKernel({
       name: "Split",
       nodes: [ctx.node.name],

@@ -119,6 +119,27 @@ function evenSplit(ctx: NodeContext, d: number): number[] {
   return new Array<number>(n).fill(d / n);
 }
 
+/**
+ * Split's sizes along its axis of size `d` (the `split` input, through `given`, or the attribute,
+ * or an even split into the node's outputs); null when the input is given but not known.
+ * @param ctx the Split node's context
+ * @param d the size of the split axis
+ * @param given the `split` input's values, when known
+ * @returns one size per output, or null
+ * @example
+ * ```ts
+ * import { NodeContext } from "./node_context.ts";
+ * import { splitSizes } from "./concat_split.ts";
+ * const node = { name: "s", opType: "Split", domain: "", inputs: ["x"], outputs: ["a", "b", "c"], attributes: [] };
+ * const sizes = splitSizes(new NodeContext(node, 17), 6, () => undefined);
+ * if (sizes?.join() !== "2,2,2") throw new Error(`${sizes}`);
+ * ```
+ */
+export function splitSizes(ctx: NodeContext, d: number, given: () => number[] | undefined): number[] | null {
+  const g = givenSplit(ctx, given);
+  return g === null ? null : g ?? evenSplit(ctx, d);
+}
+
 const Split: OpDef = {
   opType: "Split",
   run(ctx) {
