@@ -18,6 +18,12 @@ export interface ToGraphOptions {
   original: Graph;
   /** value name → class, from `graphToEGraph` */
   classOf: Map<string, ClassId>;
+  /**
+   * Names used elsewhere in the model (other bodies, enclosing graphs): a name this graph mints
+   * is none of them, so no body reads a value of an outer scope under a name a nearer scope now
+   * defines. The graph's own names (those in `classOf`) stay its own.
+   */
+  avoid?: ReadonlySet<string>;
 }
 
 /** Build the graph an extraction chose. */
@@ -45,9 +51,12 @@ export function extractionToGraph(
     if (!outputClaim.has(c)) outputClaim.set(c, o.name);
   });
   let fresh = 0;
+  const foreign = (n: string) => opts.avoid !== undefined && opts.avoid.has(n) && !opts.classOf.has(n);
   const freshName = (base: string) => {
     let n = base;
-    while (used.has(n) || reserved.has(n) || g.initializers.has(n) && base !== n) n = `${base}__${++fresh}`;
+    while (used.has(n) || reserved.has(n) || g.initializers.has(n) && base !== n || foreign(n)) {
+      n = `${base}__${++fresh}`;
+    }
     used.add(n);
     return n;
   };

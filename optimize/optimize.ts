@@ -21,6 +21,8 @@ import type { Rule } from "../rules/rule.ts";
 import type { CostModel } from "../cost/cost_model.ts";
 import type { ClassId, ENode } from "../egraph/enode.ts";
 import type { EGraph } from "../egraph/egraph.ts";
+import type { ValueType } from "../ir/types.ts";
+import { type BodyStats, graphsOf, modelNames, optimizeBodies } from "./subgraphs.ts";
 
 /** Chooses one e-node per class (greedy or ILP). */
 export type Extractor = (eg: EGraph, model: CostModel, roots: ClassId[]) => ExtractResult | Promise<ExtractResult>;
@@ -66,7 +68,9 @@ export interface OptimizeReport {
   extraction: string;
   /** Why the extraction fell back, when it did. */
   extractionNote?: string;
-  /** Wall-clock times in ms: e-graph build, saturation, extraction (with graph rebuild), total. */
+  /** If/Loop/Scan bodies (at any depth): how many, how many were optimized, their nodes before and after. */
+  subgraphs?: BodyStats;
+  /** Wall-clock times in ms: e-graph build, saturation, extraction (with graph rebuild and bodies), total. */
   ms: { build: number; saturate: number; extract: number; total: number };
 }
 
@@ -100,9 +104,68 @@ function withoutInitializers(g: Graph, names: ReadonlyMap<string, unknown>): Gra
   return { ...g, initializers: new Map([...g.initializers].filter(([n]) => !names.has(n))) };
 }
 
+/** One graph through the e-graph, and what the model-level report needs of it. */
+interface GraphPass {
+  graph: Graph;
+  /** The type of each of the input graph's names (its inputs, initializers and values), where known. */
+  types: Map<string, ValueType>;
+  costBefore: number;
+  costAfter: number;
+  run: RunReport;
+  eclasses: number;
+  enodes: number;
+  ex: ExtractResult;
+  ms: { build: number; saturate: number; extract: number };
+}
+
+/**
+ * `source` → e-graph → rules → extraction → graph. Names in `avoid` (used elsewhere in the model)
+ * are never minted; the source's own names are kept where their classes survive.
+ */
+async function optimizeGraph(
+  source: Graph,
+  opsets: Model["opsetImports"],
+  opts: OptimizeOptions,
+  avoid?: ReadonlySet<string>,
+): Promise<GraphPass> {
+  const t0 = performance.now();
+  const { eg, classOf, roots } = graphToEGraph(source, opsets);
+  const env: MatchEnv = { eg, defaults: opts.defaults };
+  // the original graph's own choice: the node that produced each value
+  const original = extractGreedy(eg, opts.cost, roots);
+  const t1 = performance.now();
+  const run = runRules(env, opts.library, opts.rules, opts);
+  const t2 = performance.now();
+  const canonRoots = roots.map((r) => eg.find(r));
+  const extract: Extractor = opts.extract ??
+    ((g, m, r) => extractIlp(g, m, r, { timeLimitMs: Math.max(1000, opts.timeLimitMs ?? 10_000) }));
+  const ex: ExtractResult = await extract(eg, opts.cost, canonRoots);
+  const costAfter = dagCost(eg, opts.cost, ex.choice, canonRoots);
+  const graph = extractionToGraph(eg, ex.choice, canonRoots, { original: source, classOf, avoid });
+  const types = new Map<string, ValueType>();
+  for (const [name, c] of classOf) {
+    const t = eg.typeOf(c);
+    if (t) types.set(name, t);
+  }
+  const t3 = performance.now();
+  return {
+    graph,
+    types,
+    costBefore: original.cost,
+    costAfter,
+    run,
+    eclasses: eg.classCount,
+    enodes: eg.nodeCount,
+    ex,
+    ms: { build: t1 - t0, saturate: t2 - t1, extract: t3 - t2 },
+  };
+}
+
 /**
  * Optimize a model; returns the new model and a report. The input model is not modified. An
- * input with a default (IR ≥ 4) stays an input, its default beside it.
+ * input with a default (IR ≥ 4) stays an input, its default beside it. The bodies of If, Loop
+ * and Scan nodes are optimized after the graph that holds them (`optimize/subgraphs.ts`), within
+ * one more `timeLimitMs` of saturation for all of them.
  */
 export async function optimizeModel(
   model: Model,
@@ -113,27 +176,29 @@ export async function optimizeModel(
   const plain = expandFunctions(model);
   const defaults = inputDefaults(plain);
   const source = withoutInitializers(plain.graph, defaults);
-  const { eg, classOf, roots } = graphToEGraph(source, plain.opsetImports);
-  const env: MatchEnv = { eg, defaults: opts.defaults };
-  // the original graph's own choice: the node that produced each value
-  const original = extractGreedy(eg, opts.cost, roots);
-  const costBefore = original.cost;
-  const t1 = performance.now();
-  const run = runRules(env, opts.library, opts.rules, opts);
-  const t2 = performance.now();
-  const canonRoots = roots.map((r) => eg.find(r));
-  const extract: Extractor = opts.extract ??
-    ((g, m, r) => extractIlp(g, m, r, { timeLimitMs: Math.max(1000, opts.timeLimitMs ?? 10_000) }));
-  const ex: ExtractResult = await extract(eg, opts.cost, canonRoots);
-  const costAfter = dagCost(eg, opts.cost, ex.choice, canonRoots);
-  const extracted = extractionToGraph(eg, ex.choice, canonRoots, { original: source, classOf });
+  const avoid = modelNames(plain.graph);
+  const main = await optimizeGraph(source, plain.opsetImports, opts, avoid);
   // the defaults go back beside their inputs (the extraction never names a constant after an input)
-  const graph = defaults.size
-    ? { ...extracted, initializers: new Map([...defaults, ...extracted.initializers]) }
-    : extracted;
+  const extracted = defaults.size
+    ? { ...main.graph, initializers: new Map([...defaults, ...main.graph.initializers]) }
+    : main.graph;
+  const deadline = performance.now() + (opts.timeLimitMs ?? DEFAULT_LIMITS.timeLimitMs);
+  const bodies = await optimizeBodies(extracted, main.types, avoid, async (body) => {
+    const left = deadline - performance.now();
+    if (left <= 0) return undefined;
+    const pass = await optimizeGraph(
+      body,
+      plain.opsetImports,
+      { ...opts, timeLimitMs: left, onIteration: undefined },
+      avoid,
+    );
+    return { graph: pass.graph, types: pass.types };
+  });
+  const graph = bodies.graph;
   validateGraph(graph);
   const t3 = performance.now();
-  const domains = new Set(graph.nodes.map((n) => n.domain).filter((d) => d !== ""));
+  const domains = new Set<string>();
+  for (const g of graphsOf(graph)) for (const n of g.nodes) if (n.domain !== "") domains.add(n.domain);
   const opsetImports = [...plain.opsetImports];
   for (const d of domains) if (!opsetImports.some((o) => o.domain === d)) opsetImports.push({ domain: d, version: 1 });
   const out: Model = { ...plain, opsetImports, graph };
@@ -142,14 +207,20 @@ export async function optimizeModel(
     report: {
       nodesBefore: histogram(model.graph.nodes),
       nodesAfter: histogram(graph.nodes),
-      costBefore,
-      costAfter,
-      run,
-      eclasses: eg.classCount,
-      enodes: eg.nodeCount,
-      extraction: ex.method ?? "greedy",
-      extractionNote: ex.reason,
-      ms: { build: t1 - t0, saturate: t2 - t1, extract: t3 - t2, total: t3 - t0 },
+      costBefore: main.costBefore,
+      costAfter: main.costAfter,
+      run: main.run,
+      eclasses: main.eclasses,
+      enodes: main.enodes,
+      extraction: main.ex.method ?? "greedy",
+      extractionNote: main.ex.reason,
+      subgraphs: bodies.stats.bodies ? bodies.stats : undefined,
+      ms: {
+        build: main.ms.build,
+        saturate: main.ms.saturate,
+        extract: t3 - t0 - main.ms.build - main.ms.saturate,
+        total: t3 - t0,
+      },
     },
   };
 }
