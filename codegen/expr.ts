@@ -83,10 +83,10 @@ export const HELPERS: Record<string, string> = {
 }`,
   pow_: `fn pow_(x: f32, y: f32) -> f32 {
   if (y == 0.0 || x == 1.0) { return 1.0; }
-  if (isnan_(x) || isnan_(y)) { return bitcast<f32>(0x7fc00000u); }
-  if (x == 0.0) { return select(0.0, bitcast<f32>(0x7f800000u), y < 0.0); }
+  if (isnan_(x) || isnan_(y)) { return bitcast<f32>(saturn_nan_bits); }
+  if (x == 0.0) { return select(0.0, bitcast<f32>(saturn_inf_bits), y < 0.0); }
   if (x < 0.0) {
-    if (y != floor(y)) { return bitcast<f32>(0x7fc00000u); }
+    if (y != floor(y)) { return bitcast<f32>(saturn_nan_bits); }
     let r = pow(-x, y);
     return select(r, -r, abs(y) % 2.0 == 1.0);
   }
@@ -97,10 +97,10 @@ export const HELPERS: Record<string, string> = {
 }`,
   // WGSL's min, max and sign leave NaN to the implementation (llvmpipe drops it); ONNX propagates it
   fmin_: `fn fmin_(a: f32, b: f32) -> f32 {
-  return select(min(a, b), bitcast<f32>(0x7fc00000u), isnan_(a) || isnan_(b));
+  return select(min(a, b), bitcast<f32>(saturn_nan_bits), isnan_(a) || isnan_(b));
 }`,
   fmax_: `fn fmax_(a: f32, b: f32) -> f32 {
-  return select(max(a, b), bitcast<f32>(0x7fc00000u), isnan_(a) || isnan_(b));
+  return select(max(a, b), bitcast<f32>(saturn_nan_bits), isnan_(a) || isnan_(b));
 }`,
   idiv_: `fn idiv_(a: i32, b: i32) -> i32 {
   if (b == 0) { return 0; }

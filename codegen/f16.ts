@@ -92,7 +92,7 @@ function storeHelper(how: HalfStore, n: number): { name: string; source: string[
     };
   }
   const conv = (x: string) => `h16round(${x})`;
-  const inf = "bitcast<f32>(0x7f800000u)";
+  const inf = "bitcast<f32>(saturn_inf_bits)";
   const big = how.saturate ? `select(${conv(`${F16_MAX}.0`)}, ${inf}, b == 0x7f800000u)` : inf;
   return {
     name: base,

@@ -23,6 +23,7 @@ import { fuse, type LoweredNode } from "./fusion.ts";
 import { splitLargeWeights } from "./split_weights.ts";
 import { inlineKnownIfs } from "./inline_if.ts";
 import { type HalfMode, halfStorageKernel, type HalfStore } from "./f16.ts";
+import { declareSpecialFloats } from "./wgsl.ts";
 import { type KernelSpec, storageType, storedBytes, type StoredType, type Target, UnsupportedError } from "./kernel.ts";
 import { findLowering, type LowerCtx, type TensorInfo } from "./lowering.ts";
 import "./lower.ts";
@@ -399,5 +400,14 @@ export function planModel(model: Model, opts: PlanOptions = {}): KernelPlan {
   });
   const half = new Map<string, HalfStore>();
   for (const v of values.values()) if (v.half) half.set(v.name, { mode: v.half, saturate: v.dtype === DataType.FLOAT });
-  return { values, inputs, outputs, weights, kernels: kernels.map((k) => halfStorageKernel(k, half)) };
+  return {
+    values,
+    inputs,
+    outputs,
+    weights,
+    kernels: kernels.map((k) => {
+      const h = halfStorageKernel(k, half);
+      return { ...h, wgsl: declareSpecialFloats(h.wgsl) };
+    }),
+  };
 }

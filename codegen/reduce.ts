@@ -65,7 +65,13 @@ const KINDS: Record<string, ReduceKind> = {
 
 function identity(comb: Comb, t: "f32" | "i32"): string {
   if (t === "f32") {
-    return comb === "sum" ? "0.0" : comb === "prod" ? "1.0" : comb === "max" ? NEG_INF : "bitcast<f32>(0x7f800000u)";
+    return comb === "sum"
+      ? "0.0"
+      : comb === "prod"
+      ? "1.0"
+      : comb === "max"
+      ? NEG_INF
+      : "bitcast<f32>(saturn_inf_bits)";
   }
   return comb === "sum" ? "0" : comb === "prod" ? "1" : comb === "max" ? "i32(-2147483647 - 1)" : "2147483647";
 }

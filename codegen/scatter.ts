@@ -46,7 +46,7 @@ function combine(red: Reduction, dtype: number, t: ElemType, v: string, u: strin
   if (t !== "f32") return `${red}(${v}, ${u})`;
   // reference: NaN when either is NaN, else (v > u ? v : u) for max, (v < u ? v : u) for min
   const pick = `select(${u}, ${v}, ${v} ${red === "max" ? ">" : "<"} ${u})`;
-  return `select(${pick}, bitcast<f32>(0x7fc00000u), ${isNaN32(v)} || ${isNaN32(u)})`;
+  return `select(${pick}, bitcast<f32>(saturn_nan_bits), ${isNaN32(v)} || ${isNaN32(u)})`;
 }
 
 /** The value stored after combining: narrow integers wrapped after add/mul. */

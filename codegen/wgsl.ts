@@ -195,7 +195,7 @@ export function mainHeader(wg: number): string {
  */
 export function nanMinMax(op: "max" | "min", a: string, b: string): string {
   const nan = (e: string) => `(bitcast<u32>(${e}) & 0x7fffffffu) > 0x7f800000u`;
-  return `select(${op}(${a}, ${b}), bitcast<f32>(0x7fc00000u), ${nan(a)} || ${nan(b)})`;
+  return `select(${op}(${a}, ${b}), bitcast<f32>(saturn_nan_bits), ${nan(a)} || ${nan(b)})`;
 }
 
 /**
@@ -232,5 +232,37 @@ export function workgroupReduce(
  */
 export const MAX_THREAD_TRIPS = 16_384;
 
-/** -∞ as an f32 expression. */
-export const NEG_INF = "bitcast<f32>(0xff800000u)";
+/**
+ * −∞ as an f32 expression. Kernels write ±∞ and NaN as `bitcast<f32>(saturn_inf_bits)`,
+ * `bitcast<f32>(saturn_ninf_bits)` and `bitcast<f32>(saturn_nan_bits)`: WGSL makes a non-finite
+ * constant expression a shader-creation error (Chromium's Tint refuses `bitcast<f32>(0xff800000u)`;
+ * Deno's naga accepts it), so the bits live in module-scope private variables, which
+ * `declareSpecialFloats` declares in every kernel that names them.
+ */
+export const NEG_INF = "bitcast<f32>(saturn_ninf_bits)";
+
+const SPECIAL_FLOAT_BITS: readonly [string, string][] = [
+  ["saturn_inf_bits", "0x7f800000u"],
+  ["saturn_ninf_bits", "0xff800000u"],
+  ["saturn_nan_bits", "0x7fc00000u"],
+];
+
+/**
+ * `wgsl` with the private variables holding ±∞ and NaN bits declared, after its `enable`
+ * directives, for those it names (see `NEG_INF`).
+ * @param wgsl a kernel's module
+ * @returns the module, declarations added
+ * @example
+ * ```ts
+ * import { declareSpecialFloats, NEG_INF } from "./wgsl.ts";
+ * const code = declareSpecialFloats(`enable f16;\nfn f() -> f32 { return ${NEG_INF}; }`);
+ * if (!code.startsWith("enable f16;\nvar<private> saturn_ninf_bits: u32 = 0xff800000u;")) throw new Error(code);
+ * ```
+ */
+export function declareSpecialFloats(wgsl: string): string {
+  const decls = SPECIAL_FLOAT_BITS.filter(([name]) => wgsl.includes(name))
+    .map(([name, bits]) => `var<private> ${name}: u32 = ${bits};\n`).join("");
+  if (!decls) return wgsl;
+  const head = /^(\s*enable [^;]*;\s*)*/.exec(wgsl)![0];
+  return head + decls + wgsl.slice(head.length);
+}
