@@ -8,7 +8,7 @@
  */
 import type { ClassId } from "../egraph/enode.ts";
 import { type MatchEnv, sameAttrValue, type Subst } from "../egraph/pattern.ts";
-import { dtypeFromName, isFloat } from "../ir/dtype.ts";
+import { DataType, dtypeFromName, dtypeName, isFloat } from "../ir/dtype.ts";
 import type { Dim } from "../ir/types.ts";
 import { constInts, constNumbers, dtypeOf, onnxOpset, shapeOf } from "./library.ts";
 
@@ -99,23 +99,33 @@ function num(a: GuardArg): number {
   return a.kind === "num" ? a.value : NaN;
 }
 
-const GUARDS: Record<string, { arity: [number, number]; fn: GuardFn }> = {
+/**
+ * What a guard argument must be: `class` a tensor (a class variable or `$root`/`$rootN`);
+ * `value` an attribute variable, a class variable (its constant ints), a number or a list
+ * (`any`: or a string);
+ * `int`/`number` a literal; `dtype` an element type name (`"float32"`); `op` an op name as a
+ * string; `guard` a nested guard. A trailing `?` makes the argument optional.
+ */
+export type GuardArgKind = "class" | "value" | "any" | "int" | "number" | "dtype" | "op" | "guard";
+type SigEntry = GuardArgKind | `${GuardArgKind}?`;
+
+const GUARDS: Record<string, { sig: SigEntry[]; fn: GuardFn }> = {
   // (rank ?x N): ?x has rank N
-  rank: { arity: [2, 2], fn: (c, [x, n]) => shape(c, x)?.length === num(n) },
+  rank: { sig: ["class", "int"], fn: (c, [x, n]) => shape(c, x)?.length === num(n) },
   // (same-rank ?a ?b)
   "same-rank": {
-    arity: [2, 2],
+    sig: ["class", "class"],
     fn: (c, [a, b]) => shape(c, a) !== undefined && shape(c, a)?.length === shape(c, b)?.length,
   },
   // (same-shape ?a ?b): equal known shapes (symbolic dims equal by name)
-  "same-shape": { arity: [2, 2], fn: (c, [a, b]) => sameDims(shape(c, a), shape(c, b)) },
+  "same-shape": { sig: ["class", "class"], fn: (c, [a, b]) => sameDims(shape(c, a), shape(c, b)) },
   // (static ?x): every dim of ?x is a number
-  static: { arity: [1, 1], fn: (c, [x]) => !!shape(c, x)?.every((d) => typeof d === "number") },
+  static: { sig: ["class"], fn: (c, [x]) => !!shape(c, x)?.every((d) => typeof d === "number") },
   // (broadcasts-to ?a ?b): ?a broadcasts to exactly ?b's shape
-  "broadcasts-to": { arity: [2, 2], fn: (c, [a, b]) => broadcastsTo(shape(c, a), shape(c, b)) },
+  "broadcasts-to": { sig: ["class", "class"], fn: (c, [a, b]) => broadcastsTo(shape(c, a), shape(c, b)) },
   // (dtype-float ?x): ?x holds floating-point numbers
   "dtype-float": {
-    arity: [1, 1],
+    sig: ["class"],
     fn: (c, [x]) => {
       const id = cls(c, x);
       const dt = id === undefined ? undefined : dtypeOf(c.env.eg, id);
@@ -124,7 +134,7 @@ const GUARDS: Record<string, { arity: [number, number]; fn: GuardFn }> = {
   },
   // (dtype ?x "float32"): ?x has exactly that element type
   dtype: {
-    arity: [2, 2],
+    sig: ["class", "dtype"],
     fn: (c, [x, name]) => {
       const id = cls(c, x);
       const want = name.kind === "str" ? dtypeFromName(name.value) : undefined;
@@ -133,7 +143,7 @@ const GUARDS: Record<string, { arity: [number, number]; fn: GuardFn }> = {
   },
   // (slices-split ?x ?s1 ?e1 ?a1 ?s2 ?e2 ?a2): two one-axis Slices of ?x cover [0, m) and [m, dim) of one axis
   "slices-split": {
-    arity: [7, 7],
+    sig: ["class", "class", "class", "class", "class", "class", "class"],
     fn: (c, [x, s1, e1, a1, s2, e2, a2]) => {
       const sx = shape(c, x);
       // numbers, not ints: exporters write INT64_MAX for "to the end", past a double's exact integers
@@ -145,7 +155,7 @@ const GUARDS: Record<string, { arity: [number, number]; fn: GuardFn }> = {
   },
   // (same-dtype ?a ?b)
   "same-dtype": {
-    arity: [2, 2],
+    sig: ["class", "class"],
     fn: (c, [a, b]) => {
       const x = cls(c, a), y = cls(c, b);
       if (x === undefined || y === undefined) return false;
@@ -154,12 +164,12 @@ const GUARDS: Record<string, { arity: [number, number]; fn: GuardFn }> = {
     },
   },
   // (const ?c): ?c's value is known
-  const: { arity: [1, 1], fn: (c, [x]) => cls(c, x) !== undefined && !!c.env.eg.valueOf(cls(c, x)!) },
+  const: { sig: ["class"], fn: (c, [x]) => cls(c, x) !== undefined && !!c.env.eg.valueOf(cls(c, x)!) },
   // (scalar ?c): ?c is a constant holding one element
-  scalar: { arity: [1, 1], fn: (c, [x]) => numbers(c, x)?.length === 1 },
+  scalar: { sig: ["class"], fn: (c, [x]) => numbers(c, x)?.length === 1 },
   // (all ?c V): ?c is a constant whose every element equals V
   all: {
-    arity: [2, 2],
+    sig: ["class", "number"],
     fn: (c, [x, v]) => {
       const xs = numbers(c, x);
       return !!xs && xs.length > 0 && xs.every((e) => e === num(v));
@@ -167,7 +177,7 @@ const GUARDS: Record<string, { arity: [number, number]; fn: GuardFn }> = {
   },
   // (approx ?c V [RTOL]): ?c is a constant whose every element is V within relative tolerance (default 1e-4)
   approx: {
-    arity: [2, 3],
+    sig: ["class", "number", "number?"],
     fn: (c, [x, v, tol]) => {
       const xs = numbers(c, x), t = tol ? num(tol) : 1e-4, want = num(v);
       return !!xs && xs.length > 0 && xs.every((e) => Math.abs(e - want) <= t * Math.abs(want));
@@ -175,7 +185,7 @@ const GUARDS: Record<string, { arity: [number, number]; fn: GuardFn }> = {
   },
   // (last-axis ?axes ?x): ?axes (an attribute or a constant) is exactly the last axis of ?x
   "last-axis": {
-    arity: [2, 2],
+    sig: ["value", "class"],
     fn: (c, [a, x]) => {
       const axes = val(c, a), r = shape(c, x)?.length;
       return Array.isArray(axes) && axes.length === 1 && r !== undefined && (axes[0] === -1 || axes[0] === r - 1);
@@ -183,7 +193,7 @@ const GUARDS: Record<string, { arity: [number, number]; fn: GuardFn }> = {
   },
   // (last-dim-vector ?g ?x): ?g has shape [D] where D is ?x's last dim
   "last-dim-vector": {
-    arity: [2, 2],
+    sig: ["class", "class"],
     fn: (c, [g, x]) => {
       const sg = shape(c, g), sx = shape(c, x);
       return !!sg && !!sx && sg.length === 1 && sx.length > 0 && typeof sg[0] === "number" &&
@@ -192,7 +202,7 @@ const GUARDS: Record<string, { arity: [number, number]; fn: GuardFn }> = {
   },
   // (channel-bias ?b ?w ?y): ?b is a constant that varies only along ?y's axis 1, of ?w's output channels
   "channel-bias": {
-    arity: [3, 3],
+    sig: ["class", "class", "class"],
     fn: (c, [b, w, y]) => {
       const sb = shape(c, b), sw = shape(c, w), sy = shape(c, y), bv = numbers(c, b);
       if (!sb || !sw || !sy || !bv || sb.length > sy.length || sy.length < 2) return false;
@@ -202,7 +212,7 @@ const GUARDS: Record<string, { arity: [number, number]; fn: GuardFn }> = {
   },
   // (identity-perm ?p): ?p is [0, 1, …, n-1]
   "identity-perm": {
-    arity: [1, 1],
+    sig: ["value"],
     fn: (c, [p]) => {
       const v = val(c, p);
       return Array.isArray(v) && v.every((x, i) => x === i);
@@ -210,18 +220,18 @@ const GUARDS: Record<string, { arity: [number, number]; fn: GuardFn }> = {
   },
   // (no-zero ?s): the constant shape ?s has no 0 entry (so Reshape's copy-dim rule cannot apply)
   "no-zero": {
-    arity: [1, 1],
+    sig: ["value"],
     fn: (c, [x]) => {
       const v = val(c, x);
       return Array.isArray(v) && v.every((d) => d !== 0);
     },
   },
   // (opset>= N), (opset< N): the model's ai.onnx opset
-  "opset>=": { arity: [1, 1], fn: (c, [n]) => onnxOpset(c.env.eg) >= num(n) },
-  "opset<": { arity: [1, 1], fn: (c, [n]) => onnxOpset(c.env.eg) < num(n) },
+  "opset>=": { sig: ["int"], fn: (c, [n]) => onnxOpset(c.env.eg) >= num(n) },
+  "opset<": { sig: ["int"], fn: (c, [n]) => onnxOpset(c.env.eg) < num(n) },
   // (ordered ?a ?b): distinct classes in a fixed order (keeps a symmetric multi-pattern from firing twice)
   ordered: {
-    arity: [2, 2],
+    sig: ["class", "class"],
     fn: (c, [a, b]) => {
       const x = cls(c, a), y = cls(c, b);
       return x !== undefined && y !== undefined && c.env.eg.find(x) < c.env.eg.find(y);
@@ -229,24 +239,24 @@ const GUARDS: Record<string, { arity: [number, number]; fn: GuardFn }> = {
   },
   // (distinct ?a ?b): different classes
   distinct: {
-    arity: [2, 2],
+    sig: ["class", "class"],
     fn: (c, [a, b]) => {
       const x = cls(c, a), y = cls(c, b);
       return x !== undefined && y !== undefined && c.env.eg.find(x) !== c.env.eg.find(y);
     },
   },
   // (eq ?a V): an attribute (or constant) equals a value (float attributes as float32: 0.01 is 0.01f)
-  eq: { arity: [2, 2], fn: (c, [a, b]) => sameAttrValue(val(c, a), val(c, b)) },
+  eq: { sig: ["any", "any"], fn: (c, [a, b]) => sameAttrValue(val(c, a), val(c, b)) },
   // (has-op ?x "Op"): ?x's class holds a node of that op
   "has-op": {
-    arity: [2, 2],
+    sig: ["class", "op"],
     fn: (c, [x, o]) => {
       const id = cls(c, x);
       return id !== undefined && o.kind === "str" && c.env.eg.eclass(id).nodes.some((n) => n.op === o.value);
     },
   },
   // (not G)
-  not: { arity: [1, 1], fn: (c, [g]) => g.kind === "guard" && !evalGuard(c, g.guard) },
+  not: { sig: ["guard"], fn: (c, [g]) => g.kind === "guard" && !evalGuard(c, g.guard) },
 };
 
 function evalGuard(c: Ctx, g: GuardCall): boolean {
@@ -255,7 +265,168 @@ function evalGuard(c: Ctx, g: GuardCall): boolean {
 
 /** Known guard names with their arities (for the parser's checks). */
 export function guardArity(name: string): [number, number] | undefined {
-  return GUARDS[name]?.arity;
+  const sig = GUARDS[name]?.sig;
+  return sig && [sig.filter((k) => !k.endsWith("?")).length, sig.length];
+}
+
+/** What the parser knows of a rule when it checks a guard's arguments. */
+export interface GuardScope {
+  /** `?name` binds an attribute value (not a tensor); `undefined` for a name the rule does not bind. */
+  kindOf(name: string): "class" | "attr" | undefined;
+  /** The attribute a variable binds, for messages (`:alpha of LeakyRelu`). */
+  attrOf?(name: string): string | undefined;
+  /** Left-hand patterns of the rule (`$rootN` needs N below it). */
+  roots: number;
+  /** Whether an op of this name exists (for `has-op`). */
+  knownOp(name: string): boolean;
+}
+
+function shownArg(a: GuardArg): string {
+  switch (a.kind) {
+    case "var":
+      return `?${a.name}`;
+    case "root":
+      return a.index ? `$root${a.index}` : "$root";
+    case "num":
+      return String(a.value);
+    case "str":
+      return `"${a.value}"`;
+    case "list":
+      return `[${a.values.join(" ")}]`;
+    case "guard":
+      return `(${a.guard.name} …)`;
+  }
+}
+
+const USAGE: Record<GuardArgKind, string> = {
+  class: "?x",
+  value: "?v",
+  any: "V",
+  int: "N",
+  number: "V",
+  dtype: '"float32"',
+  op: '"Op"',
+  guard: "(guard …)",
+};
+
+const KIND_WORDS: Record<GuardArgKind, string> = {
+  class: "a tensor (?x or $root)",
+  value: "an attribute variable, a constant's variable, a number or a list",
+  any: "an attribute variable, a constant's variable, a number, a list or a string",
+  int: "an integer",
+  number: "a number",
+  dtype: 'an element type name in quotes ("float32", "int64", …)',
+  op: 'an op name in quotes ("MatMul")',
+  guard: "a guard, as in (not (rank ?x 2))",
+};
+
+/**
+ * Why a guard call can never hold as written, or undefined when it is well formed: an unknown
+ * name, the wrong number of arguments, an argument of the wrong kind (an attribute variable
+ * where a tensor is read, a root past the rule's left-hand patterns, an unknown dtype or op).
+ * Nested guards are checked by their own call.
+ * @param call the guard as parsed
+ * @param scope what the rule binds
+ * @returns the problem, in one line without a location
+ * @example
+ * ```ts
+ * import { guardProblem } from "./guards.ts";
+ * const scope = { kindOf: (n: string) => (n === "a" ? "attr" as const : "class" as const), roots: 1, knownOp: () => true };
+ * const bad = guardProblem({ name: "all", args: [{ kind: "var", name: "a" }, { kind: "num", value: 1 }] }, scope);
+ * if (!bad?.includes("attribute")) throw new Error("a value guard reads a tensor, not an attribute");
+ * if (guardProblem({ name: "rank", args: [{ kind: "var", name: "x" }, { kind: "num", value: 2 }] }, scope)) {
+ *   throw new Error("(rank ?x 2) is fine");
+ * }
+ * ```
+ */
+export function guardProblem(call: GuardCall, scope: GuardScope): string | undefined {
+  const g = GUARDS[call.name];
+  if (!g) {
+    const near = closestName(call.name, Object.keys(GUARDS));
+    return `unknown guard ${call.name}${near ? ` (did you mean ${near}?)` : ""}`;
+  }
+  const [lo, hi] = guardArity(call.name)!;
+  if (call.args.length < lo || call.args.length > hi) {
+    const want = lo === hi ? `${lo}` : `${lo} or ${hi}`;
+    const usage = g.sig.map((k) =>
+      k.endsWith("?") ? `[${USAGE[k.slice(0, -1) as GuardArgKind]}]` : USAGE[k as GuardArgKind]
+    );
+    const shown = [call.name, ...usage].join(" ");
+    return `guard ${call.name} takes ${want} argument${hi === 1 ? "" : "s"}, as in (${shown}); got ${call.args.length}`;
+  }
+  for (let i = 0; i < call.args.length; i++) {
+    const a = call.args[i], kind = g.sig[i].replace("?", "") as GuardArgKind;
+    const where = `argument ${i + 1} of (${call.name} …)`;
+    const bad = (why?: string) => `${where} must be ${KIND_WORDS[kind]}, got ${shownArg(a)}${why ? ` (${why})` : ""}`;
+    if (a.kind === "root" && a.index >= scope.roots) {
+      return `$root${a.index} names left-hand pattern ${a.index + 1}, but the rule has ${scope.roots}`;
+    }
+    switch (kind) {
+      case "class":
+        if (a.kind === "root") break;
+        if (a.kind !== "var") return bad();
+        if (scope.kindOf(a.name) === "attr") {
+          const of = scope.attrOf?.(a.name);
+          return bad(
+            `?${a.name} is an attribute value${of ? ` (${of})` : ""}, not a tensor; compare it with (eq ?${a.name} V)`,
+          );
+        }
+        break;
+      case "value":
+        if (a.kind === "root" || a.kind === "guard" || a.kind === "str") return bad();
+        break;
+      case "any":
+        if (a.kind === "root" || a.kind === "guard") return bad();
+        break;
+      case "int":
+        if (a.kind !== "num" || !Number.isSafeInteger(a.value)) return bad();
+        break;
+      case "number":
+        if (a.kind !== "num" || Number.isNaN(a.value)) return bad();
+        break;
+      case "dtype":
+        if (a.kind !== "str") return bad();
+        if (dtypeFromName(a.value) === undefined) {
+          const near = closestName(a.value, DTYPE_NAMES);
+          return `unknown element type "${a.value}" in (${call.name} …)${near ? ` (did you mean "${near}"?)` : ""}`;
+        }
+        break;
+      case "op":
+        if (a.kind !== "str") return bad();
+        if (!scope.knownOp(a.value)) return `unknown op "${a.value}" in (${call.name} …)`;
+        break;
+      case "guard":
+        if (a.kind !== "guard") return bad();
+        break;
+    }
+  }
+  return undefined;
+}
+
+const DTYPE_NAMES: readonly string[] = Object.values(DataType).filter((c) => c !== 0).map((c) => dtypeName(c));
+
+/** The name among `names` closest to `name` (case-insensitive edit distance at most 2), for "did you mean". */
+export function closestName(name: string, names: Iterable<string>): string | undefined {
+  const low = name.toLowerCase();
+  let best: string | undefined, bestD = 3;
+  for (const n of names) {
+    const d = editDistance(low, n.toLowerCase(), bestD);
+    if (d < bestD) [best, bestD] = [n, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string, cap: number): number {
+  if (Math.abs(a.length - b.length) >= cap) return cap;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
 }
 
 /** The code of a guard (for the verdict cache: a changed guard invalidates the verdicts of rules using it). */
