@@ -175,7 +175,7 @@ Deno.test("the real audio models optimize to models valid at sizes besides their
   await checkAtSizes(path.join(REAL, "oww_melspectrogram.onnx"), [["batch_size=2", "samples=4000"]]);
   const dir = await Deno.makeTempDir();
   try {
-    for (const [sr, batch, samples] of [[8000, 2, 256], [16000, 3, 1024]]) {
+    for (const [sr, batch, samples] of [[8000, 2, 256], [16000, 2, 512]]) {
       const json = path.join(dir, `sr${sr}.json`);
       await Deno.writeTextFile(json, JSON.stringify({ sr }));
       await checkAtSizes(path.join(REAL, "silero_vad_v5.onnx"), [[
