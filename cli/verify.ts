@@ -1,6 +1,9 @@
 /**
  * `saturn verify [FILE…] [--all] [--json] [--write-shipped]`: verdicts for rules — the shipped
- * packs (`--all`) and/or the given rule files and plugins. Exit 1 when any rule is refuted.
+ * packs (`--all`) and/or the given rule files and plugins. Exit 1 when any rule is refuted or has
+ * no valid instance (an error its author must fix). `--json` gives per rule how it was decided
+ * (`decidedBy`: z3+tests, tests; `refutedBy`: z3 or test) and what was exercised (instances,
+ * cases, dtypes, opsets, attribute values, input kinds, IEEE special values).
  * User files' verdicts go to the user's cache; `--write-shipped` (with `--all`) rewrites
  * `rules/verdicts.json`, which `optimize` reads so that it starts no solver.
  * @module
@@ -73,38 +76,64 @@ export async function verifyCommand(args: string[], io: CliIO): Promise<number> 
   writeUserCache(stored.filter((_, i) => !rules[i].shipped));
   if (values["write-shipped"]) writeShippedVerdicts(stored.filter((_, i) => rules[i].shipped));
   const refuted = verdicts.filter((v) => v.status === "refuted");
+  const errors = verdicts.filter((v) => v.status === "error");
+  const failed = refuted.length + errors.length ? 1 : 0;
   if (values.json) {
     io.json({
-      rules: stored.map(({ key: _k, ...v }) => v),
+      rules: stored.map(({ key: _k, ...v }, i) => ({
+        ...v,
+        maxError: jsonNumber(v.maxError),
+        exercised: verdicts[i].exercised,
+      })),
       counts: countBy(verdicts),
       ms,
     });
-    return refuted.length ? 1 : 0;
+    return failed;
   }
   const w = Math.max(4, ...verdicts.map((v) => v.name.length));
-  io.out(`${"rule".padEnd(w)}  status   cases  max err  proved  where`);
+  io.out(`${"rule".padEnd(w)}  status   by        cases  max err  proved  exercised${" ".repeat(22)}where`);
   for (const v of verdicts) {
     const shapes = v.status === "proved" ? `  on ${v.provedInstances} shape sets` : "";
     io.out(
-      `${v.name.padEnd(w)}  ${v.status.padEnd(7)}  ${String(v.cases).padStart(5)}  ${fmtNum(v.maxError).padStart(7)}  ${
-        String(v.provedInstances).padStart(6)
-      }  ${v.file ?? ""}:${v.line ?? ""}${shapes}${
-        v.status === "tested" || v.status === "unknown" ? `  (${v.note})` : ""
-      }`,
+      `${v.name.padEnd(w)}  ${v.status.padEnd(7)}  ${byLabel(v).padEnd(8)}  ${String(v.cases).padStart(5)}  ${
+        fmtNum(v.maxError).padStart(7)
+      }  ${String(v.provedInstances).padStart(6)}  ${exercisedLabel(v).padEnd(30)} ${v.file ?? ""}:${
+        v.line ?? ""
+      }${shapes}${v.status === "tested" || v.status === "unknown" || v.status === "error" ? `  (${v.note})` : ""}`,
     );
   }
   for (const v of refuted) for (const l of refutationReport(rules[verdicts.indexOf(v)], v)) io.out(l);
   const c = countBy(verdicts);
   io.out(
-    `${verdicts.length} rules: ${c.proved} proved, ${c.tested} tested, ${c.refuted} refuted, ${c.unknown} unknown (${
-      (ms / 1000).toFixed(1)
-    } s)`,
+    `${verdicts.length} rules: ${c.proved} proved, ${c.tested} tested, ${c.refuted} refuted, ${c.unknown} unknown${
+      c.error ? `, ${c.error} without a valid instance` : ""
+    } (${(ms / 1000).toFixed(1)} s)`,
   );
-  return refuted.length ? 1 : 0;
+  return failed;
 }
 
-function countBy(vs: Verdict[]): Record<"proved" | "tested" | "refuted" | "unknown", number> {
-  const c = { proved: 0, tested: 0, refuted: 0, unknown: 0 };
+/** How a verdict was reached, short: `z3+tests`, `tests`, `z3` or `test` (what refuted it), `-`. */
+function byLabel(v: Verdict): string {
+  if (v.status === "refuted") return v.counterexample?.by ?? "test";
+  return v.decidedBy === "none" ? "-" : v.decidedBy;
+}
+
+/** What the evidence covered, short: `10 inst f32,f16,i64 ±0 inf nan`. */
+function exercisedLabel(v: Verdict): string {
+  const e = v.exercised;
+  const dt = e.dtypes.map((d) => d.replace("float", "f").replace("uint", "u").replace("int", "i").replace("bool", "b"));
+  const sp = e.specials.filter((x) => x === "inf" || x === "nan" || x === "-0" || x === "overflow")
+    .map((x) => x === "overflow" ? "ovf" : x);
+  return `${e.instances} inst ${dt.join(",")}${sp.length ? ` ${sp.join(" ")}` : ""}`;
+}
+
+/** JSON has no Infinity: an infinite error (sides that differ in kind) is written as the string "inf". */
+function jsonNumber(x: number): number | string {
+  return Number.isFinite(x) ? x : x > 0 ? "inf" : "nan";
+}
+
+function countBy(vs: Verdict[]): Record<"proved" | "tested" | "refuted" | "unknown" | "error", number> {
+  const c = { proved: 0, tested: 0, refuted: 0, unknown: 0, error: 0 };
   for (const v of vs) c[v.status]++;
   return c;
 }

@@ -18,14 +18,16 @@ import { type GuardCall, guardSource } from "../rules/guards.ts";
 import type { Verdict } from "./verify_rule.ts";
 
 /** Bump when the verifier changes what a verdict means. */
-export const VERIFIER_VERSION = 1;
+export const VERIFIER_VERSION = 2;
 
 /** A verdict as stored (no instance models). */
-export interface StoredVerdict extends Omit<Verdict, "counterexample" | "ms"> {
+export interface StoredVerdict extends Omit<Verdict, "counterexample" | "ms" | "exercised"> {
   /** Hash of the rule's text (`ruleKey`): a verdict counts only while the rule is unchanged. */
   key: string;
   /** refuted: the counterexample in words */
   counterexample?: string;
+  /** refuted: "z3" (Z3's model, confirmed by the interpreter) or "test" (a randomized test) */
+  refutedBy?: "z3" | "test";
 }
 
 /** 64-bit FNV-1a of a string, as hex (fast; the cache is not a security boundary). */
@@ -95,8 +97,9 @@ export function storeVerdict(rule: Rule, v: Verdict): StoredVerdict {
     cases: v.cases,
     maxError: v.maxError,
     provedInstances: v.provedInstances,
+    decidedBy: v.decidedBy,
     ...(v.note ? { note: v.note } : {}),
-    ...(c ? { counterexample: `${c.bindings}: ${c.reason}` } : {}),
+    ...(c ? { counterexample: `${c.bindings}: ${c.reason}`, refutedBy: c.by } : {}),
   };
 }
 

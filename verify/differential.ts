@@ -1,13 +1,27 @@
 /**
  * Differential tests of a rule instance: both sides through the reference interpreter on seeded
- * inputs of several kinds (small, wide, zeros, negatives, large magnitudes), compared
- * elementwise. Float instances run in float64 (the instance converted), so a difference a rule
- * makes stands out from rounding: sides must agree within `|a − b| ≤ 1e-6·scale + 1e-5·|b|`,
- * with `scale` the largest magnitude either side produced. Integers and booleans must be equal.
+ * inputs of several kinds, compared elementwise.
+ *
+ * Inputs: small, wide, zeros, negatives, large and tiny magnitudes; IEEE special values (±0,
+ * ±inf, NaN, denormals of the input's type); values past exp's overflow (|x| > 88.7 in float32,
+ * > 709.8 in float64); integer-valued ones (negative, zero: integer exponents, zero divisors);
+ * and a mix where each input takes its own kind (a zero divisor under a non-zero numerator).
+ * Integer inputs get their own edge values (both ends of their range, values past int32 for an
+ * int64), bool inputs both values.
+ *
+ * Float instances run in float64 (the instance converted, Casts to float32 still rounding to
+ * float32), so a difference a rule makes stands out from rounding: sides must agree within
+ * `|a − b| ≤ 1e-6·scale + 1e-5·|b|`, with `scale` the largest finite magnitude either side
+ * produced. The special and overflow kinds also run on the instance as built (float32, looser
+ * tolerances), where float32's own overflow shows: there only differences in kind count (a
+ * finite value against ±inf or NaN), values being the float64 run's to compare. Comparison is
+ * IEEE-aware: NaN equals only
+ * NaN, an infinity only the same infinity (a finite value never matches ±inf, whatever the
+ * tolerance), +0 equals −0. Integers and booleans must be equal.
  * @module
  */
-import type { Model } from "../ir/graph.ts";
-import { DataType, isFloat } from "../ir/dtype.ts";
+import type { Model, Node } from "../ir/graph.ts";
+import { DataType, intRange, isFloat } from "../ir/dtype.ts";
 import { fromNumbers, type Tensor, toNumbers } from "../ir/tensor.ts";
 import { runModel } from "../ir/interpreter.ts";
 import type { Value } from "../ir/values.ts";
@@ -15,9 +29,23 @@ import { Tensor as TensorClass } from "../ir/tensor.ts";
 import { rng } from "./inputs.ts";
 import type { RuleInstance } from "./instances.ts";
 
-/** Kinds of input values a test draws. */
-export const INPUT_KINDS = ["uniform", "wide", "zeros", "negative", "large", "tiny"] as const;
+/** Kinds of input values a test draws (the first decides whether the instance is valid at all). */
+export const INPUT_KINDS = [
+  "uniform",
+  "wide",
+  "zeros",
+  "negative",
+  "large",
+  "tiny",
+  "integers",
+  "special",
+  "overflow",
+  "mixed",
+] as const;
 export type InputKind = typeof INPUT_KINDS[number];
+
+/** Kinds also run on the instance as built (float32), where float32's own overflow shows. */
+const NATIVE_KINDS: readonly InputKind[] = ["special", "overflow", "mixed"];
 
 /** Where two sides differ. */
 export interface Difference {
@@ -29,22 +57,42 @@ export interface Difference {
   lhs: number[];
   rhs: number[];
   reason: string;
+  /** found on the float64 conversion of the instance (false: on the instance as built) */
+  float64?: boolean;
 }
 
 /** What the tests of one instance found. */
 export interface DifferentialResult {
   /** cases run (input draws × output pairs) */
   cases: number;
-  /** largest |lhs − rhs| relative to the output's scale */
+  /** largest |lhs − rhs| relative to the output's scale (Infinity where the sides differ in kind) */
   maxError: number;
   difference?: Difference;
   /** the left side could not run on this instance (the instance is not a valid graph): skip it */
   invalid?: string;
   /** ran in float64 (else float32, with looser tolerances) */
   float64: boolean;
+  /** input kinds run (a kind the left side refuses, e.g. NaN cast to an integer, is left out) */
+  kinds: InputKind[];
+  /** IEEE special values that reached a float input in a run: `+0 -0 inf -inf nan denormal overflow` */
+  specials: string[];
 }
 
-function draw(kind: InputKind, r: () => number): number {
+const EXP_OVERFLOW: Record<number, [number, number]> = {
+  [DataType.FLOAT16]: [11.1, 20],
+  [DataType.BFLOAT16]: [89, 120],
+  [DataType.FLOAT]: [89, 120],
+  [DataType.DOUBLE]: [710, 800],
+};
+const DENORMAL: Record<number, number> = {
+  [DataType.FLOAT16]: 3e-6,
+  [DataType.BFLOAT16]: 1e-39,
+  [DataType.FLOAT]: 1e-40,
+  [DataType.DOUBLE]: 1e-310,
+};
+
+function drawFloat(kind: InputKind, r: () => number, dtype: DataType): number {
+  const sign = () => (r() < 0.5 ? -1 : 1);
   switch (kind) {
     case "uniform":
       return r() * 2 - 1;
@@ -55,16 +103,102 @@ function draw(kind: InputKind, r: () => number): number {
     case "negative":
       return -0.1 - r() * 2;
     case "large":
-      return (r() < 0.5 ? -1 : 1) * (100 + r() * 900);
+      return sign() * (100 + r() * 900);
     case "tiny":
       return (r() - 0.5) * 2e-3;
+    case "integers":
+      return Math.floor(r() * 9) - 4;
+    case "special": {
+      const d = DENORMAL[dtype] ?? 1e-40;
+      return [0, -0, Infinity, -Infinity, NaN, d, -d, 1, -1, 0.5, -2][Math.floor(r() * 11)];
+    }
+    case "overflow": {
+      const [lo, hi] = EXP_OVERFLOW[dtype] ?? [89, 120];
+      const u = r();
+      if (u < 0.25) return r() * 2 - 1;
+      // a float64 input also gets values past float32's range (a Cast to float32 overflows)
+      if (u < 0.4 && dtype === DataType.DOUBLE) return sign() * (4e38 + r() * 1e39);
+      return sign() * (lo + r() * (hi - lo));
+    }
+    case "mixed":
+      return r() * 2 - 1;
   }
 }
 
-/** The instance's model with every float32 value, constant and cast made float64. */
+function drawInt(kind: InputKind, r: () => number, dtype: DataType): number {
+  const [lo, hi] = dtype === DataType.INT64
+    ? [-(2 ** 53), 2 ** 53]
+    : dtype === DataType.UINT64
+    ? [0, 2 ** 53]
+    : intRange(dtype);
+  const fit = (x: number) => Math.min(hi, Math.max(lo, x));
+  switch (kind) {
+    case "uniform":
+      return Math.floor(r() * 3); // in range as an index of any dim ≥ 3
+    case "wide":
+    case "integers":
+    case "mixed":
+      return fit(Math.floor(r() * 7) - 3);
+    case "zeros":
+      return 0;
+    case "negative":
+      return fit(-1 - Math.floor(r() * 5));
+    case "large":
+      return fit((r() < 0.5 ? -1 : 1) * (100 + Math.floor(r() * 900)));
+    case "tiny":
+      return Math.floor(r() * 2);
+    case "special":
+      return fit([0, 1, -1, lo, hi, 2 ** 31, -(2 ** 31) - 1][Math.floor(r() * 7)]);
+    case "overflow":
+      return fit([2 ** 31 - 1, -(2 ** 31), 2 ** 31, 2 ** 32 + 1, -(2 ** 31) - 1, 2 ** 15, 255][Math.floor(r() * 7)]);
+  }
+}
+
+/** The special values among `xs`, by name. */
+function specialsOf(xs: ArrayLike<number>, dtype: DataType, out: Set<string>): void {
+  const [lo] = EXP_OVERFLOW[dtype] ?? [89, 120];
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i];
+    if (Number.isNaN(x)) out.add("nan");
+    else if (x === Infinity) out.add("inf");
+    else if (x === -Infinity) out.add("-inf");
+    else if (Object.is(x, -0)) out.add("-0");
+    else if (x === 0) out.add("+0");
+    else if (Math.abs(x) < (dtype === DataType.FLOAT16 ? 6.1e-5 : dtype === DataType.DOUBLE ? 2.3e-308 : 1.2e-38)) {
+      out.add("denormal");
+    } else if (Math.abs(x) >= lo) out.add("overflow");
+  }
+}
+
+/** Float types the float64 conversion widens (values exactly representable in float64). */
+const NARROW: ReadonlySet<DataType> = new Set([DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16]);
+
+/**
+ * The instance's model with every float32, float16 and bfloat16 value and constant made float64.
+ * A Cast to one of them stays one, followed by a Cast to float64: its rounding is part of the
+ * model (a Cast to float32 rounds to float32 even when evaluation is in float64).
+ */
 export function toFloat64(m: Model): Model {
-  const dbl = (dt: DataType): DataType => (dt === DataType.FLOAT ? DataType.DOUBLE : dt);
+  const dbl = (dt: DataType): DataType => (NARROW.has(dt) ? DataType.DOUBLE : dt);
   const g = m.graph;
+  const nodes: Node[] = [];
+  for (const n of g.nodes) {
+    const to = n.opType === "Cast" && (n.domain ?? "") === "" &&
+      n.attributes.find((a) => a.name === "to" && a.type === "int");
+    if (!to || !NARROW.has(to.value as DataType)) {
+      nodes.push(n);
+      continue;
+    }
+    const mid = `${n.outputs[0]}__narrow`;
+    nodes.push({ ...n, outputs: [mid] });
+    nodes.push({
+      ...n,
+      name: `${n.name ?? ""}__f64`,
+      inputs: [mid],
+      outputs: [n.outputs[0]],
+      attributes: [{ name: "to", type: "int", value: DataType.DOUBLE } as Node["attributes"][number]],
+    });
+  }
   return {
     ...m,
     graph: {
@@ -75,18 +209,31 @@ export function toFloat64(m: Model): Model {
       initializers: new Map(
         [...g.initializers].map(([k, t]) => [
           k,
-          t.dtype === DataType.FLOAT ? fromNumbers(DataType.DOUBLE, t.dims, toNumbers(t)) : t,
+          NARROW.has(t.dtype) ? fromNumbers(DataType.DOUBLE, t.dims, toNumbers(t)) : t,
         ]),
       ),
-      nodes: g.nodes.map((n) => ({
-        ...n,
-        attributes: n.attributes.map((a) =>
-          a.name === "to" && a.type === "int" && a.value === DataType.FLOAT ? { ...a, value: DataType.DOUBLE } : a
-        ),
-      })),
+      nodes,
       valueInfo: [],
     },
   };
+}
+
+/**
+ * `inputs` (drawn for the instance as built, so every value is representable in its type)
+ * converted to the element types `m` declares (the float64 conversion's).
+ */
+export function widenInputs(inputs: Map<string, Value>, m: Model): Map<string, Value> {
+  const out = new Map<string, Value>();
+  for (const [name, v] of inputs) {
+    const ty = m.graph.inputs.find((i) => i.name === name)?.type;
+    out.set(
+      name,
+      ty?.kind === "tensor" && v instanceof TensorClass && ty.dtype !== v.dtype
+        ? fromNumbers(ty.dtype, v.dims, toNumbers(v))
+        : v,
+    );
+  }
+  return out;
 }
 
 /** Seeded inputs of one kind for the instance's data inputs. */
@@ -97,10 +244,50 @@ export function drawInputs(m: Model, dataInputs: readonly string[], kind: InputK
     const vi = m.graph.inputs.find((i) => i.name === name)!;
     const t = vi.type as { dtype: DataType; shape: number[] };
     const n = t.shape.reduce((a, b) => a * b, 1);
-    const xs = Array.from({ length: n }, () => (isFloat(t.dtype) ? draw(kind, r) : Math.floor(r() * 3)));
+    // "mixed": each input its own kind (a zero divisor under a non-zero numerator, NaN beside numbers)
+    const k: InputKind = kind === "mixed" ? INPUT_KINDS[Math.floor(r() * (INPUT_KINDS.length - 1))] : kind;
+    const xs = Array.from(
+      { length: n },
+      () =>
+        t.dtype === DataType.BOOL
+          ? (k === "zeros" ? 0 : r() < 0.5 ? 1 : 0)
+          : isFloat(t.dtype)
+          ? drawFloat(k, r, t.dtype)
+          : drawInt(k, r, t.dtype),
+    );
     out.set(name, fromNumbers(t.dtype, t.shape, xs));
   }
   return out;
+}
+
+/** IEEE equality up to a tolerance: NaN only with NaN, ±inf only with itself, ±0 alike. */
+function sameFloat(p: number, q: number, tol: number): boolean {
+  if (Number.isNaN(p) || Number.isNaN(q)) return Number.isNaN(p) && Number.isNaN(q);
+  if (p === q) return true;
+  if (!Number.isFinite(p) || !Number.isFinite(q)) return false;
+  return Math.abs(p - q) <= tol;
+}
+
+/**
+ * Tolerances `[atol (times the output's scale), rtol]` for outputs of element type `dtype`:
+ * tight in a float64 run (a rule's own difference stands out from rounding), else the type's
+ * own rounding (float32 as ONNX Runtime's checkers, float16/bfloat16 looser). `loose`: the
+ * instance sits at the edge of an `approx` guard, whose approximation is allowed float32's
+ * tolerance (a wider guard than that is refuted there).
+ */
+function tolerance(dtype: number, float64: boolean, loose: boolean | "half"): [number, number] {
+  if (dtype === DataType.FLOAT16 || dtype === DataType.BFLOAT16) return [1e-2, 1e-2];
+  // a float64 run of a half-precision instance: its constants (and those a rule's right side
+  // folds from them) are rounded to half precision, so its rounding is a float16 rounding
+  if (float64 && loose === "half") return [2e-3, 2e-3];
+  if (float64 && !loose) return [1e-6, 1e-5];
+  return [1e-4, 1e-3];
+}
+
+/** How loosely an instance's sides are compared: at an approx guard's edge, or at half precision. */
+export function looseness(inst: RuleInstance): boolean | "half" {
+  if (inst.dtypes.some((d) => d === "float16" || d === "bfloat16")) return "half";
+  return !!inst.approxEdge;
 }
 
 /** Compare two outputs; undefined when equal within tolerance, else the first difference. */
@@ -108,6 +295,7 @@ export function compareSides(
   a: Value | undefined,
   b: Value | undefined,
   float64: boolean,
+  loose: boolean | "half" | "kind" = false,
 ): { index: number; reason: string; error: number } | { error: number } {
   if (!(a instanceof TensorClass) || !(b instanceof TensorClass)) {
     return { index: 0, reason: "a side produced no tensor", error: Infinity };
@@ -116,7 +304,9 @@ export function compareSides(
     return { index: 0, reason: `shapes differ: [${a.dims}] vs [${b.dims}]`, error: Infinity };
   }
   const fa = isFloat(a.dtype), fb = isFloat(b.dtype);
-  if (fa !== fb) return { index: 0, reason: `element types differ (${a.dtype} vs ${b.dtype})`, error: Infinity };
+  if (a.dtype !== b.dtype && (!fa || !fb)) {
+    return { index: 0, reason: `element types differ (${a.dtype} vs ${b.dtype})`, error: Infinity };
+  }
   const xa = toNumbers(a), xb = toNumbers(b);
   if (!fa) {
     for (let i = 0; i < xa.length; i++) {
@@ -129,17 +319,26 @@ export function compareSides(
     if (Number.isFinite(xa[i])) scale = Math.max(scale, Math.abs(xa[i]));
     if (Number.isFinite(xb[i])) scale = Math.max(scale, Math.abs(xb[i]));
   }
-  const [atol, rtol] = float64 ? [1e-6, 1e-5] : [1e-4, 1e-3];
+  if (loose === "kind") {
+    // the instance as built: only differences in kind (finite vs ±inf or NaN); values are the
+    // float64 run's to compare, where float32 rounding and cancellation do not blur them
+    for (let i = 0; i < xa.length; i++) {
+      const p = xa[i], q = xb[i];
+      if (Number.isFinite(p) && Number.isFinite(q)) continue;
+      if (!sameFloat(p, q, 0)) return { index: i, reason: `element ${i}: ${p} vs ${q}`, error: Infinity };
+    }
+    return { error: 0 };
+  }
+  const [atol, rtol] = tolerance(a.dtype, float64, loose);
   let worst = 0;
   for (let i = 0; i < xa.length; i++) {
     const p = xa[i], q = xb[i];
-    if (Number.isNaN(p) && Number.isNaN(q)) continue;
-    if (p === q) continue;
-    const err = Math.abs(p - q);
-    if (!(err <= atol * scale + rtol * Math.abs(q))) {
-      return { index: i, reason: `element ${i}: ${p} vs ${q}`, error: Number.isFinite(err) ? err / scale : Infinity };
+    if (sameFloat(p, q, atol * scale + rtol * Math.abs(q))) {
+      if (p !== q && Number.isFinite(p)) worst = Math.max(worst, Math.abs(p - q) / scale);
+      continue;
     }
-    worst = Math.max(worst, err / scale);
+    const err = Math.abs(p - q);
+    return { index: i, reason: `element ${i}: ${p} vs ${q}`, error: Number.isFinite(err) ? err / scale : Infinity };
   }
   return { error: worst };
 }
@@ -176,62 +375,101 @@ function pick(inputs: Map<string, Value>, m: Model): Map<string, Value> {
   return new Map([...inputs].filter(([k]) => m.graph.inputs.some((i) => i.name === k)));
 }
 
-/** Run the instance's differential tests. */
+function specialsIn(inputs: Map<string, Value>, out: Set<string>): void {
+  for (const v of inputs.values()) {
+    if (v instanceof TensorClass && isFloat(v.dtype)) specialsOf(toNumbers(v), v.dtype, out);
+  }
+}
+
+/** Whether the model computes in a narrow float anywhere (then the native runs add its overflow). */
+function hasFloat32(m: Model): boolean {
+  return m.graph.inputs.some((i) => i.type?.kind === "tensor" && NARROW.has(i.type.dtype)) ||
+    [...m.graph.initializers.values()].some((t) => NARROW.has(t.dtype));
+}
+
+/**
+ * Run the instance's differential tests: every input kind on the float64 conversion (or on the
+ * instance as built where an op has no float64 support), then the special-value kinds on the
+ * instance as built too. The first kind decides validity: when the left side cannot run on it,
+ * the instance is `invalid` (not evidence); a later kind the left side refuses is skipped.
+ */
 export function testInstance(inst: RuleInstance, seeds = 2): DifferentialResult {
-  let model = toFloat64(inst.model), float64 = true;
-  const res: DifferentialResult = { cases: 0, maxError: 0, float64 };
-  for (const kind of INPUT_KINDS) {
-    for (let seed = 0; seed < (kind === "zeros" ? 1 : seeds); seed++) {
-      let inputs = drawInputs(model, inst.dataInputs, kind, seed);
-      const lhsOnly = (m: Model) => pruneTo(m, inst.pairs.map(([l]) => l));
+  let model: Model = toFloat64(inst.model), float64: boolean = true;
+  const res: DifferentialResult = { cases: 0, maxError: 0, float64, kinds: [], specials: [] };
+  const specials = new Set<string>();
+  const lhsOnly = (m: Model) => pruneTo(m, inst.pairs.map(([l]) => l));
+  const runs: { kind: InputKind; native: boolean }[] = INPUT_KINDS.map((kind) => ({ kind, native: false }));
+  if (hasFloat32(inst.model)) runs.push(...NATIVE_KINDS.map((kind) => ({ kind, native: true })));
+  const done = () => {
+    res.specials = [...specials].sort();
+    return res;
+  };
+  for (const run of runs) {
+    if (run.native && !float64) continue; // the instance as built already ran every kind
+    const m = run.native ? inst.model : model;
+    const f64: boolean = run.native ? false : float64;
+    let ranKind = false; // the left side ran on some draw of this kind
+    for (let seed = 0; seed < (run.kind === "zeros" ? 1 : seeds); seed++) {
+      // drawn in the instance's own types (a float16 input holds float16 values), then widened
+      let inputs = widenInputs(drawInputs(inst.model, inst.dataInputs, run.kind, seed), m);
+      let mm: Model = m, ff: boolean = f64;
       try {
-        runModel(lhsOnly(model), pick(inputs, lhsOnly(model)));
+        runModel(lhsOnly(mm), pick(inputs, lhsOnly(mm)));
       } catch (e) {
-        if (!(float64 && res.cases === 0)) return { ...res, invalid: (e as Error).message };
+        if (res.cases > 0 || ranKind) continue; // this kind's values are outside the left side's domain
+        if (!(float64 && !run.native)) return { ...done(), invalid: (e as Error).message };
         // an op without float64 support: fall back to the instance as sampled
-        model = inst.model;
-        float64 = res.float64 = false;
-        inputs = drawInputs(model, inst.dataInputs, kind, seed);
+        model = mm = inst.model;
+        float64 = ff = res.float64 = false;
+        inputs = drawInputs(mm, inst.dataInputs, run.kind, seed);
         try {
-          runModel(lhsOnly(model), pick(inputs, lhsOnly(model)));
+          runModel(lhsOnly(mm), pick(inputs, lhsOnly(mm)));
         } catch (e2) {
-          return { ...res, invalid: (e2 as Error).message };
+          return { ...done(), invalid: (e2 as Error).message };
         }
       }
+      ranKind = true;
+      if (!res.kinds.includes(run.kind)) res.kinds.push(run.kind);
+      specialsIn(inputs, specials);
+      const label = `${run.kind}${run.native ? ", as built" : ""} (seed ${seed})`;
+      const feeds = () => new Map([...inputs].map(([k, v]) => [k, Array.from(toNumbers(v as Tensor))]));
       let out: Map<string, Value | undefined>;
       try {
-        out = runModel(model, inputs);
+        out = runModel(mm, inputs);
       } catch (e) {
         res.cases++;
+        res.maxError = Infinity;
         res.difference = {
           output: inst.pairs[0],
-          inputs: new Map([...inputs].map(([k, v]) => [k, Array.from(toNumbers(v as Tensor))])),
-          kind: `${kind} (seed ${seed})`,
+          inputs: feeds(),
+          kind: label,
           index: 0,
           lhs: [],
           rhs: [],
           reason: `the right-hand side fails where the left runs: ${(e as Error).message}`,
+          float64: ff,
         };
-        return res;
+        return done();
       }
       for (const [l, r] of inst.pairs) {
         res.cases++;
-        const c = compareSides(out.get(l), out.get(r), float64);
-        res.maxError = Math.max(res.maxError, Number.isFinite(c.error) ? c.error : res.maxError);
+        const c = compareSides(out.get(l), out.get(r), ff, run.native ? "kind" : looseness(inst));
+        res.maxError = Math.max(res.maxError, c.error);
         if ("reason" in c) {
           res.difference = {
             output: [l, r],
-            inputs: new Map([...inputs].map(([k, v]) => [k, Array.from(toNumbers(v as Tensor))])),
-            kind: `${kind} (seed ${seed})`,
+            inputs: feeds(),
+            kind: label,
             index: c.index,
             lhs: values(out.get(l), c.index),
             rhs: values(out.get(r), c.index),
             reason: c.reason,
+            float64: ff,
           };
-          return res;
+          return done();
         }
       }
     }
   }
-  return res;
+  return done();
 }

@@ -18,7 +18,7 @@ export interface GateReport {
    * applies them) or `unverified` (not reached before `timeLimitMs`; verdicts found so far are cached,
    * so the next call goes on where this one stopped).
    */
-  skipped: { rule: Rule; status: "refuted" | "unknown" | "unverified"; reason: string }[];
+  skipped: { rule: Rule; status: "refuted" | "error" | "unknown" | "unverified"; reason: string }[];
   /** rules verified during this call (not found in a cache) */
   verifiedNow: StoredVerdict[];
   /** shipped rules whose committed verdict was missing or stale */
@@ -112,6 +112,9 @@ export async function gateRules(rules: readonly Rule[], opts: GateOptions = {}):
 function decide(r: Rule, v: StoredVerdict, opts: GateOptions, report: GateReport): void {
   if (v.status === "refuted") {
     report.skipped.push({ rule: r, status: "refuted", reason: `refuted: ${v.counterexample ?? v.note ?? ""}` });
+  } else if (v.status === "error") {
+    // no valid instance: the rule cannot be checked, and is never applied
+    report.skipped.push({ rule: r, status: "error", reason: `cannot be verified: ${v.note ?? ""}` });
   } else if (v.status === "unknown" && !opts.trustRules) {
     report.skipped.push({ rule: r, status: "unknown", reason: `unverified (${v.note ?? "unknown"})` });
   } else report.applied.push(r);

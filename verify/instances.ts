@@ -26,13 +26,14 @@ import { extractionToGraph } from "../egraph/to_graph.ts";
 import type { CostModel } from "../cost/cost_model.ts";
 import { extractGreedy } from "../egraph/extract_greedy.ts";
 import type { Attribute, AttrType, Model, ValueInfo } from "../ir/graph.ts";
-import { DataType, dtypeName } from "../ir/dtype.ts";
-import { fromNumbers, int64Tensor, type Tensor } from "../ir/tensor.ts";
+import { DataType, dtypeName, isFloat } from "../ir/dtype.ts";
+import { fromNumbers, int64Tensor, Tensor } from "../ir/tensor.ts";
 import type { Dim, TensorType } from "../ir/types.ts";
 import type { Rule } from "../rules/rule.ts";
 import type { GuardArg, GuardCall } from "../rules/guards.ts";
 import { attrDefaults, ruleLibrary } from "../rules/library.ts";
 import { rng as makeRng } from "./inputs.ts";
+import { schemaViolation } from "./op_types.ts";
 
 /** One concrete instance of a rule. */
 export interface RuleInstance {
@@ -46,6 +47,29 @@ export interface RuleInstance {
   bindings: string;
   /** Shape of every variable class (for coverage reports). */
   shapes: Map<string, number[]>;
+  /** Element types of the instance's leaves (data and constants), e.g. `["float32", "int64"]`. */
+  dtypes: string[];
+  /** Values of the rule's attribute variables in this instance (`null`: left unset, the default). */
+  attrs: Record<string, unknown>;
+  /** ai.onnx opset of the instance. */
+  opset: number;
+  /** Element types of the data inputs (what Z3 sees as symbols). */
+  dataDtypes: string[];
+  /** A constant sits at the edge of an `approx` guard's tolerance (compared at float32's tolerance). */
+  approxEdge?: boolean;
+}
+
+/** Why sampling tries were thrown away, by reason, with how many tries each. */
+export type Rejections = Map<string, number>;
+
+/** What `sampleInstances` found: the instances, and why the other tries were thrown away. */
+export interface Sample {
+  /** Distinct instances on which the rule fires. */
+  instances: RuleInstance[];
+  /** Tries thrown away, by reason (a schema violation names the op and input). */
+  rejected: Rejections;
+  /** Tries made. */
+  tries: number;
 }
 
 /** Options for `ruleInstances`. */
@@ -65,6 +89,31 @@ export interface InstanceOptions {
 type Rng = () => number;
 const pick = <T>(r: Rng, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
 const DIMS = [1, 2, 3, 2, 3];
+/** ONNX's largest int64, Slice's "to the end" (exact: a JavaScript number cannot hold it). */
+const INT64_MAX = 9223372036854775807n;
+
+/**
+ * Element types a try gives its data (float32 most often; float16, float64 and integers so that
+ * integer Div truncation, Mod, casts between widths and half precision are exercised). Ops the
+ * type does not suit are thrown away by the schema check (`op_types.ts`), never run.
+ */
+const DATA_DTYPES: readonly DataType[] = [
+  ...new Array(12).fill(DataType.FLOAT),
+  DataType.DOUBLE,
+  DataType.FLOAT16,
+  DataType.INT32,
+  DataType.INT64,
+  DataType.UINT8,
+];
+
+/** A sampling try given up, with the reason (tallied for the rule's author). */
+class Reject extends Error {}
+
+/** A number a guard compares a variable with: exactly (`all`, `eq`) or within a relative tolerance (`approx`). */
+interface Hint {
+  value: number;
+  rtol?: number;
+}
 
 /** Per-try sampling state. */
 interface Try {
@@ -78,13 +127,23 @@ interface Try {
   shapes: Map<string, number[]>;
   /** a shape most data variables share (elementwise rules need equal shapes to fire) */
   base: number[];
+  /** the element type of this try's data variables */
+  dtype: DataType;
+  /** element types of the leaves made so far */
+  dtypes: Set<string>;
   /** variables that guards require to be constants, and numbers guards mention per variable */
   constVars: Set<string>;
-  hints: Map<string, number[]>;
+  hints: Map<string, Hint[]>;
   /** the group a Conv weight was sampled for, read by the Conv's :group */
   group?: number;
+  /** the block size a DepthToSpace/SpaceToDepth input was shaped for */
+  block?: number;
   /** the axis this try's Slices cut */
-  slice?: { axis: number };
+  slice?: { axis: number; step?: number };
+  /** a constant was drawn at the edge of an approx guard's tolerance */
+  approxEdge?: boolean;
+  /** values of the parameter inputs drawn (shapes, axes, steps: new values count as new ground) */
+  params: string[];
 }
 
 function tensorTypeAttr(name: string, dtype: DataType, shape: number[]): Attribute[] {
@@ -100,11 +159,12 @@ function shapeOf(t: Try, id: ClassId): number[] | undefined {
   return ty.shape as number[];
 }
 
-function addInput(t: Try, v: string, shape: number[], dtype: DataType = DataType.FLOAT): ClassId {
+function addInput(t: Try, v: string, shape: number[], dtype: DataType = t.dtype): ClassId {
   const name = `x_${v}`;
   const id = t.eg.add(makeENode("$in", [], tensorTypeAttr(name, dtype, shape)));
   t.leaves.set(id, { name, input: true });
   t.shapes.set(v, shape);
+  t.dtypes.add(dtypeName(dtype));
   t.notes.push(`?${v}: ${dtypeName(dtype)}[${shape}]`);
   return id;
 }
@@ -113,6 +173,7 @@ function addConst(t: Try, label: string, value: Tensor): ClassId {
   const id = t.eg.add(makeENode("$const", [], [], { value }));
   if (!t.leaves.has(id)) t.leaves.set(id, { name: `c_${label.replace(/\W/g, "_")}_${t.leaves.size}`, input: false });
   t.shapes.set(label, [...value.dims]);
+  t.dtypes.add(dtypeName(value.dtype));
   const xs = value.size <= 8 ? `[${Array.from(numbersOf(value)).map((x) => +x.toPrecision(6))}]` : `…`;
   t.notes.push(`?${label} = ${dtypeName(value.dtype)}[${value.dims}] ${xs}`);
   return id;
@@ -128,7 +189,10 @@ function sizeOf(s: number[]): number {
 
 function randomShape(t: Try, rank?: number): number[] {
   const k = rank ?? pick(t.r, [0, 1, 2, 2, 3, 3, 4]);
-  return Array.from({ length: k }, () => pick(t.r, DIMS));
+  const s = Array.from({ length: k }, () => pick(t.r, DIMS));
+  // now and then one dim past 3 (4, 6: channel multiples, blocks of 2 and 3)
+  if (k && t.r() < 0.1) s[Math.floor(t.r() * k)] = pick(t.r, [4, 6]);
+  return s;
 }
 
 /** A shape that broadcasts against `s`: a suffix of it with some dims set to 1. */
@@ -137,11 +201,27 @@ function broadcastShape(t: Try, s: number[]): number[] {
   return s.slice(s.length - k).map((d) => (t.r() < 0.3 ? 1 : d));
 }
 
-function floatValues(t: Try, v: string, n: number, positive = false): number[] {
+/** A shape `s` broadcasts to: a larger or higher-rank one (the second operand the bigger). */
+function widerShape(t: Try, s: number[]): number[] {
+  const extra = s.length < 4 && (t.r() < 0.5 || !s.includes(1)) ? [pick(t.r, [2, 3])] : [];
+  return [...extra, ...s.map((d) => (d === 1 ? pick(t.r, [2, 3]) : d))];
+}
+
+/**
+ * Values for a constant variable of element type `dtype`: a number a guard names (exactly, or
+ * at either edge of an `approx` tolerance as often as at its centre), else small values.
+ */
+function constValues(t: Try, v: string, n: number, dtype: DataType, positive = false): number[] {
   const hints = t.hints.get(v) ?? [];
   if (hints.length && t.r() < 0.75) {
     const h = pick(t.r, hints);
-    return new Array(n).fill(h);
+    const edge = h.rtol ? pick(t.r, [0, 1, -1]) * h.rtol * 0.999 * Math.abs(h.value) : 0;
+    if (edge) t.approxEdge = true;
+    return new Array(n).fill(h.value + edge);
+  }
+  if (!isFloat(dtype)) {
+    const ints = positive ? [1, 2, 3] : [-3, -2, -1, 0, 1, 2, 3];
+    return Array.from({ length: n }, () => pick(t.r, ints));
   }
   const x = () => Math.round((t.r() * 4 - 2) * 64) / 64 || 0.5;
   return Array.from({ length: n }, () => (positive ? Math.abs(x()) + 0.25 : x()));
@@ -168,10 +248,23 @@ function dataShape(t: Try, op: string, slot: number, sib: (number[] | undefined)
       break;
     case "MatMul":
       if (slot === 1 && x) {
-        const k = x.length === 1 ? x[0] : x[x.length - 2 + 1];
-        return t.r() < 0.6 ? [k, pick(t.r, DIMS)] : [...x.slice(0, -2), k, pick(t.r, DIMS)];
+        // 1-D (a vector), 2-D, the same batch, or a higher-rank batch than the first operand's
+        const k = x[x.length - 1], n = pick(t.r, DIMS), u = t.r();
+        if (u < 0.15) return [k];
+        if (u < 0.55) return [k, n];
+        if (u < 0.85 || x.length >= 4) return [...x.slice(0, -2), k, n];
+        return [pick(t.r, [2, 3]), ...x.slice(0, -2), k, n];
       }
-      if (slot === 0) return randomShape(t, pick(t.r, [2, 2, 3, 4]));
+      if (slot === 0) return randomShape(t, pick(t.r, [1, 2, 2, 3, 4]));
+      break;
+    case "DepthToSpace":
+    case "SpaceToDepth":
+      if (slot === 0) {
+        const b = t.block = pick(t.r, [2, 2, 3]);
+        return op === "DepthToSpace"
+          ? [1, b * b * pick(t.r, [1, 2]), pick(t.r, [1, 2]), pick(t.r, [1, 2])]
+          : [1, pick(t.r, [1, 2]), b * pick(t.r, [1, 2]), b * pick(t.r, [1, 2])];
+      }
       break;
     case "Gemm":
       if (slot === 0) return randomShape(t, 2);
@@ -189,17 +282,51 @@ function dataShape(t: Try, op: string, slot: number, sib: (number[] | undefined)
       if (slot > 0 && x && x.length) return [x[x.length - 1]];
       break;
   }
-  if (slot === 0 || !x) return t.r() < 0.7 ? [...t.base] : randomShape(t);
-  // later operands of elementwise ops: the same shape, or one that broadcasts
-  return t.r() < 0.6 ? [...x] : broadcastShape(t, x);
+  if (slot === 0 || !x) {
+    // the first operand: the shared shape, one smaller than it (the later operand the larger), or any
+    const u = t.r();
+    return u < 0.55 ? [...t.base] : u < 0.75 ? smallerShape(t, t.base) : randomShape(t);
+  }
+  // later operands of elementwise ops: the same shape, one that broadcasts to the first, or one
+  // the first broadcasts to (the second operand the larger or higher-rank one)
+  const u = t.r();
+  if (broadcastsTo(x, t.base) && x.join() !== t.base.join()) {
+    // the first operand was drawn smaller than the shared shape: the later one is often that shape
+    return u < 0.4 ? [...x] : u < 0.8 ? [...t.base] : widerShape(t, x);
+  }
+  if (u < 0.5) return [...x];
+  if (u < 0.7) return broadcastShape(t, x);
+  return widerShape(t, x);
 }
 
-/** A constant for an integer parameter input (a shape, axes, sizes…) of `op`, or undefined when the slot holds data. */
-function paramInput(t: Try, op: string, slot: number, sib: (number[] | undefined)[]): Tensor | undefined {
+/** A shape that broadcasts to `s` and is smaller: the same rank with dims set to 1, or a suffix. */
+function smallerShape(t: Try, s: number[]): number[] {
+  if (t.r() < 0.5) return broadcastShape(t, s);
+  const out = s.map((d) => (t.r() < 0.4 ? 1 : d));
+  const big = s.map((d, i) => (d > 1 ? i : -1)).filter((i) => i >= 0);
+  if (out.join() === s.join() && big.length) out[pick(t.r, big)] = 1;
+  return out;
+}
+
+/** Whether shape `a` broadcasts to shape `b` (numpy rules, `b` unchanged). */
+function broadcastsTo(a: number[], b: number[]): boolean {
+  if (a.length > b.length) return false;
+  return a.every((d, i) => d === 1 || d === b[b.length - a.length + i]);
+}
+
+/** A constant for a parameter input (a shape, axes, sizes, bounds…) of `op`, or undefined when the slot holds data. */
+function paramInput(
+  t: Try,
+  op: string,
+  slot: number,
+  sib: (number[] | undefined)[],
+  dt0: DataType | undefined,
+): Tensor | undefined {
   const x = sib[0];
   if (!x) return undefined;
   const r = x.length;
   const axis = () => Math.floor(t.r() * r) - (t.r() < 0.3 ? r : 0);
+  const like = dt0 !== undefined && dt0 !== DataType.BOOL ? dt0 : t.dtype;
   switch (op) {
     case "Reshape":
       if (slot !== 1) return undefined;
@@ -213,40 +340,63 @@ function paramInput(t: Try, op: string, slot: number, sib: (number[] | undefined
     case "Squeeze": {
       if (slot !== 1) return undefined;
       const ones = x.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0);
-      return int64Tensor([ones.length ? 1 : 0], ones.length ? [pick(t.r, ones)] : []);
+      if (!ones.length) return int64Tensor([0], []);
+      const a = pick(t.r, ones);
+      return int64Tensor([1], [t.r() < 0.3 ? a - r : a]);
     }
     case "Unsqueeze":
       if (slot !== 1) return undefined;
-      return int64Tensor([1], [Math.floor(t.r() * (r + 1))]);
+      return int64Tensor([1], [t.r() < 0.25 ? -1 - Math.floor(t.r() * (r + 1)) : Math.floor(t.r() * (r + 1))]);
     case "ReduceMean":
     case "ReduceSum":
     case "ReduceMax":
     case "ReduceMin":
+    case "ReduceProd":
+    case "ReduceL1":
+    case "ReduceL2":
+    case "ReduceSumSquare":
+    case "ReduceLogSum":
+    case "ReduceLogSumExp": {
       if (slot !== 1 || r === 0) return undefined;
-      return int64Tensor([1], [t.r() < 0.5 ? -1 : axis()]);
+      const u = t.r();
+      // empty axes: every axis, or none with noop_with_empty_axes
+      if (u < 0.1) return int64Tensor([0], []);
+      if (u < 0.25 && r > 1) return int64Tensor([2], [0, r - 1]);
+      return int64Tensor([1], [u < 0.6 ? -1 : axis()]);
+    }
     case "Slice": {
       if (r === 0) return undefined;
-      const ax = t.slice ??= { axis: Math.floor(t.r() * r) };
-      const d = x[ax.axis];
-      if (slot === 1) return int64Tensor([1], [t.r() < 0.5 ? 0 : Math.floor(t.r() * d)]);
-      if (slot === 2) return int64Tensor([1], [t.r() < 0.4 ? 2 ** 53 : 1 + Math.floor(t.r() * d)]);
+      const ax = t.slice ??= { axis: Math.floor(t.r() * r), step: pick(t.r, [1, 1, 1, 2, -1, -2]) };
+      const d = x[ax.axis], step = ax.step ?? 1, k = Math.floor(t.r() * d);
+      const i64 = (v: bigint) => new Tensor(DataType.INT64, [1], BigInt64Array.of(v));
+      if (slot === 1) {
+        if (step > 0) return int64Tensor([1], [pick(t.r, [0, 0, k, k - d])]);
+        return t.r() < 0.3 ? i64(INT64_MAX) : int64Tensor([1], [pick(t.r, [d - 1, -1, k])]);
+      }
+      if (slot === 2) {
+        if (step > 0) return t.r() < 0.4 ? i64(INT64_MAX) : int64Tensor([1], [pick(t.r, [1 + k, 1 + k - d, d])]);
+        return t.r() < 0.4 ? i64(-INT64_MAX - 1n) : int64Tensor([1], [pick(t.r, [-d - 1, k - d - 1, 0])]);
+      }
       if (slot === 3) return int64Tensor([1], [t.r() < 0.3 ? ax.axis - r : ax.axis]);
-      if (slot === 4) return int64Tensor([1], [t.r() < 0.8 ? 1 : 2]);
+      if (slot === 4) return int64Tensor([1], [step]);
       return undefined;
-    }
-    case "Split": {
-      if (slot !== 1 || r === 0) return undefined;
-      return undefined; // sizes come from the :axis sampled below; splits without sizes split evenly
     }
     case "Tile":
       return slot === 1 ? int64Tensor([r], x.map(() => pick(t.r, [1, 2]))) : undefined;
+    case "Gather": {
+      if (slot !== 1 || r === 0) return undefined;
+      // in range for any axis: [-m, m - 1] with m the smallest dim
+      const m = Math.min(...x), shape = pick(t.r, [[], [1], [2], [2, 2]]);
+      return int64Tensor(shape, Array.from({ length: sizeOf(shape) }, () => Math.floor(t.r() * 2 * m) - m));
+    }
     case "Dropout":
       if (slot === 1) return fromNumbers(DataType.FLOAT, [], [pick(t.r, [0, 0.5])]);
-      if (slot === 2) return fromNumbers(DataType.BOOL, [], [0]);
+      if (slot === 2) return fromNumbers(DataType.BOOL, [], [pick(t.r, [0, 0, 1])]);
       return undefined;
     case "Clip":
-      if (slot === 1) return fromNumbers(DataType.FLOAT, [], [pick(t.r, [0, -1, -0.5])]);
-      if (slot === 2) return fromNumbers(DataType.FLOAT, [], [pick(t.r, [6, 1, 0.5])]);
+      // bounds in either order (min > max makes every element max)
+      if (slot === 1) return fromNumbers(like, [], [pick(t.r, [0, -1, -0.5, 6, 1])]);
+      if (slot === 2) return fromNumbers(like, [], [pick(t.r, [6, 1, 0.5, 0, -1])]);
       return undefined;
   }
   return undefined;
@@ -256,8 +406,14 @@ function reshapeTarget(t: Try, x: number[]): Tensor {
   const n = sizeOf(x);
   const shapes: number[][] = [[n], [1, n], [n, 1], [...x].reverse(), [...x, 1], x.filter((d) => d !== 1)];
   for (let a = 1; a <= n; a++) if (n % a === 0) shapes.push([a, n / a]);
-  const s = pick(t.r, shapes);
-  if (s.length && t.r() < 0.3) s[Math.floor(t.r() * s.length)] = -1;
+  const s = [...pick(t.r, shapes)];
+  // 0 copies the input's dim at that index (with allowzero = 0); -1 takes what is left
+  const zeros = s.map((d, i) => (i < x.length && d === x[i] ? i : -1)).filter((i) => i >= 0);
+  if (zeros.length && t.r() < 0.45) s[pick(t.r, zeros)] = 0;
+  if (s.length && t.r() < 0.3) {
+    const free = s.map((d, i) => (d !== 0 ? i : -1)).filter((i) => i >= 0);
+    if (free.length) s[pick(t.r, free)] = -1;
+  }
   return int64Tensor([s.length], s);
 }
 
@@ -307,52 +463,126 @@ function attrValue(t: Try, op: string, name: string, kids: (number[] | undefined
     case "epsilon":
       return t.r() < 0.5 ? undefined : pick(t.r, [1e-5, 0.01, 0.5]);
     case "to":
-      return pick(t.r, [DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16]);
+      return pick(t.r, CAST_TARGETS);
+    case "blocksize":
+      return t.block ?? pick(t.r, [2, 3]);
+    case "mode":
+      return op === "DepthToSpace" ? pick(t.r, ["DCR", "CRD", undefined]) : undefined;
     case "allowzero":
     case "training_mode":
-      return undefined;
+    case "noop_with_empty_axes":
+    case "fmod":
+    case "select_last_index":
+    case "exclusive":
+    case "reverse":
+    case "saturate":
+    case "largest":
+    case "sorted":
+    case "upper":
+      return pick(t.r, [0, 1, undefined]);
+    case "start":
+    case "end":
+      return op === "Shape" ? pick(t.r, [undefined, 0, 1, -1, -2]) : undefined;
     case "approximate":
       return pick(t.r, ["none", "tanh"]);
+    case "gamma":
+    case "lambd":
+    case "bias":
+      return t.r() < 0.4 ? undefined : pick(t.r, [0.5, 2, -1.5, 0]);
   }
+  return otherAttr(t, op, name);
+}
+
+/** Targets a Cast variable takes: floats of every width, integers of two widths, bool. */
+const CAST_TARGETS: readonly DataType[] = [
+  DataType.FLOAT,
+  DataType.FLOAT,
+  DataType.DOUBLE,
+  DataType.FLOAT16,
+  DataType.INT32,
+  DataType.INT64,
+  DataType.BOOL,
+];
+
+/**
+ * A value for an attribute variable the sampler has no rule for: its default, or a value of
+ * the default's kind that differs from it (so a rule that is right only at the default is
+ * caught); undefined when not even the kind is known.
+ */
+function otherAttr(t: Try, op: string, name: string): unknown {
+  const d = attrDefaults(op, name, undefined, t.eg);
+  if (typeof d === "number" && Number.isInteger(d) && !FLOAT_ATTRS.has(name)) {
+    return t.r() < 0.35 ? undefined : pick(t.r, [0, 1, 2, -1].filter((v) => v !== d));
+  }
+  if (typeof d === "number") return t.r() < 0.35 ? undefined : pick(t.r, [0.5, 2, -1.5, 0].filter((v) => v !== d));
   return undefined;
 }
 
+/** Attributes that are floats even when their default is a whole number. */
+const FLOAT_ATTRS = new Set(["alpha", "beta", "epsilon", "gamma", "ratio", "lambd", "bias", "momentum"]);
+
 /** Attributes an op cannot go without (`Cast` needs `to`), sampled when a pattern does not mention them. */
 const REQUIRED: Record<string, Record<string, (t: Try, kids: (number[] | undefined)[]) => unknown>> = {
-  Cast: { to: (t) => pick(t.r, [DataType.FLOAT, DataType.FLOAT, DataType.DOUBLE]) },
+  Cast: { to: (t) => pick(t.r, CAST_TARGETS) },
   Concat: { axis: (t, kids) => (kids[0]?.length ? Math.floor(t.r() * kids[0].length) : undefined) },
 };
 
 function typeFor(name: string, v: unknown): AttrType {
   if (typeof v === "string") return "string";
   if (Array.isArray(v)) return v.every((x) => Number.isInteger(x)) && name !== "activation_params" ? "ints" : "floats";
-  return Number.isInteger(v) && !["alpha", "beta", "epsilon", "gamma", "ratio"].includes(name) ? "int" : "float";
+  return Number.isInteger(v) && !FLOAT_ATTRS.has(name) ? "int" : "float";
 }
+
+/** The element type of a class, when typed. */
+function dtypeOf(t: Try, id: ClassId): DataType | undefined {
+  const ty = t.eg.typeOf(id);
+  return ty?.kind === "tensor" ? ty.dtype as DataType : undefined;
+}
+
+/** Ops whose data inputs (all, or the first) are bool. */
+const BOOL_OPS = new Set(["Not", "And", "Or", "Xor"]);
 
 /** Build pattern `p` (a left-hand side) as concrete e-nodes; undefined when this try cannot. */
 function build(
   t: Try,
   p: Pattern,
-  ctx: { op: string; slot: number; sib: (number[] | undefined)[]; like?: number[] },
+  ctx: { op: string; slot: number; sib: (number[] | undefined)[]; dts: (DataType | undefined)[]; like?: number[] },
 ): ClassId | undefined {
   switch (p.kind) {
     case "var": {
       const had = t.classes.get(p.name);
       if (had !== undefined) return had;
-      const param = paramInput(t, ctx.op, ctx.slot, ctx.sib);
+      const param = paramInput(t, ctx.op, ctx.slot, ctx.sib, ctx.dts[0]);
       let id: ClassId;
-      if (param) id = addConst(t, p.name, param);
-      else {
+      if (param) {
+        id = addConst(t, p.name, param);
+        t.params.push(`${p.name}=${numbersOf(param)}`);
+      } else {
         const shape = dataShape(t, ctx.op, ctx.slot, ctx.sib);
         const asConst = t.constVars.has(p.name) || (t.r() < 0.15 && ctx.slot > 0);
-        const bool = (ctx.op === "Where" && ctx.slot === 0) || ["Not", "And", "Or", "Xor"].includes(ctx.op);
-        id = bool ? addInput(t, p.name, shape, DataType.BOOL) : asConst
-          ? addConst(
+        const bool = (ctx.op === "Where" && ctx.slot === 0) || BOOL_OPS.has(ctx.op);
+        // a later operand takes the first one's element type (Mul needs one type), else the try's
+        const prev = ctx.dts.findLast((d) => d !== undefined && d !== DataType.BOOL);
+        const dtype = bool ? DataType.BOOL : ctx.slot > 0 && prev !== undefined ? prev : t.dtype;
+        if (bool && (asConst || (ctx.op === "Where" && t.r() < 0.4))) {
+          // a constant condition: all true, all false, or mixed
+          const n = sizeOf(shape), u = t.r();
+          id = addConst(
             t,
             p.name,
-            fromNumbers(DataType.FLOAT, shape, floatValues(t, p.name, sizeOf(shape), positiveSlot(ctx.op, ctx.slot))),
-          )
-          : addInput(t, p.name, shape);
+            fromNumbers(
+              DataType.BOOL,
+              shape,
+              Array.from({ length: n }, () => u < 0.3 ? 1 : u < 0.6 ? 0 : t.r() < 0.5 ? 1 : 0),
+            ),
+          );
+        } else if (asConst && !bool) {
+          id = addConst(
+            t,
+            p.name,
+            fromNumbers(dtype, shape, constValues(t, p.name, sizeOf(shape), dtype, positiveSlot(ctx.op, ctx.slot))),
+          );
+        } else id = addInput(t, p.name, shape, dtype);
       }
       t.classes.set(p.name, id);
       return id;
@@ -360,7 +590,11 @@ function build(
     case "num": {
       const like = ctx.sib[0];
       const shape = pick(t.r, [[], [], [1], like ?? []]);
-      const dtype = ctx.op === "Pow" && ctx.slot === 1 && t.r() < 0.3 ? DataType.INT64 : DataType.FLOAT;
+      const dtype = ctx.op === "Pow" && ctx.slot === 1 && t.r() < 0.3
+        ? DataType.INT64
+        : ctx.dts[0] !== undefined && ctx.dts[0] !== DataType.BOOL
+        ? ctx.dts[0]
+        : t.dtype;
       return addConst(t, `${p.value}`, fromNumbers(dtype, shape, new Array(sizeOf(shape)).fill(p.value)));
     }
     case "call":
@@ -368,12 +602,16 @@ function build(
     case "op": {
       const kids: ClassId[] = [];
       const shapes: (number[] | undefined)[] = [];
+      const dts: (DataType | undefined)[] = [];
       for (let i = 0; i < p.children.length; i++) {
-        const k = build(t, p.children[i], { op: p.op, slot: i, sib: shapes });
+        const k = build(t, p.children[i], { op: p.op, slot: i, sib: shapes, dts });
         if (k === undefined) return undefined;
         kids.push(k);
         shapes.push(shapeOf(t, k));
+        dts.push(dtypeOf(t, k));
       }
+      const bad = schemaViolation(p.op, dts);
+      if (bad) throw new Reject(`invalid by the ONNX schema: ${bad}`);
       const attrs: Attribute[] = [];
       for (const a of p.attrs) {
         if (a.term === "absent") continue;
@@ -397,7 +635,11 @@ function build(
           if (v !== undefined) attrs.push({ name, type: typeFor(name, v), value: v } as Attribute);
         }
       }
-      const outputs = p.output !== undefined ? Math.max(p.output + 1, p.outputs ?? 0, 2) : 1;
+      // a multi-output op the pattern reads by index: sometimes one more output than it reads (a
+      // Split into 3 parts of which a rule uses 2)
+      const outputs = p.output !== undefined
+        ? Math.max(p.output + 1 + (p.outputs === undefined && t.r() < 0.3 ? 1 : 0), p.outputs ?? 0, 2)
+        : 1;
       const id = t.eg.add(makeENode(p.op, kids, attrs, { domain: p.domain ?? "", outputs }));
       if (p.output === undefined) return id;
       return t.eg.add(makeENode("$out", [id], [{ name: "index", type: "int", value: p.output }]));
@@ -406,8 +648,8 @@ function build(
 }
 
 /** Variables that guards need as constants, and the numbers guards compare them with. */
-function guardFacts(calls: readonly GuardCall[] | undefined): { constVars: Set<string>; hints: Map<string, number[]> } {
-  const constVars = new Set<string>(), hints = new Map<string, number[]>();
+function guardFacts(calls: readonly GuardCall[] | undefined): { constVars: Set<string>; hints: Map<string, Hint[]> } {
+  const constVars = new Set<string>(), hints = new Map<string, Hint[]>();
   const valueGuards = new Set(["const", "scalar", "all", "approx", "channel-bias", "no-zero", "eq"]);
   const walk = (g: GuardCall, negated: boolean) => {
     if (g.name === "not") {
@@ -421,8 +663,10 @@ function guardFacts(calls: readonly GuardCall[] | undefined): { constVars: Set<s
       for (const v of first) if (v) constVars.add(v);
       if (g.name === "const") { for (const v of vars) constVars.add(v); }
     }
-    if (!negated && (g.name === "all" || g.name === "approx" || g.name === "eq")) {
-      for (const v of vars) hints.set(v, [...(hints.get(v) ?? []), ...nums.slice(0, 1)]);
+    if (!negated && (g.name === "all" || g.name === "approx" || g.name === "eq") && nums.length) {
+      // approx: the guard's tolerance (default 1e-4), so values are drawn at its edges too
+      const hint: Hint = g.name === "approx" ? { value: nums[0], rtol: nums[1] ?? 1e-4 } : { value: nums[0] };
+      for (const v of vars) hints.set(v, [...(hints.get(v) ?? []), hint]);
     }
   };
   for (const g of calls ?? []) walk(g, false);
@@ -484,19 +728,45 @@ function leafCost(leaves: Map<ClassId, unknown>): CostModel {
  * ```
  */
 export function ruleInstances(rule: Rule, opts: InstanceOptions = {}): RuleInstance[] {
+  return sampleInstances(rule, opts).instances;
+}
+
+/**
+ * `ruleInstances`, with the reasons the other tries were thrown away (for a rule that has no
+ * instance, what its author should fix).
+ * @param rule the rule
+ * @param opts opset, seed, how many instances, how many tries
+ * @returns the instances, and the rejected tries by reason
+ * @example
+ * ```ts
+ * import { parseRules } from "../mod.ts";
+ * import { sampleInstances } from "./instances.ts";
+ * const [rule] = parseRules("never: (Relu ?x) => ?x if (rank ?x 9)", "inline.rules", "user");
+ * const s = sampleInstances(rule, { tries: 50 });
+ * if (s.instances.length !== 0) throw new Error("no rank-9 instance is sampled");
+ * if (!s.rejected.get("the guard does not hold")) throw new Error("the guard is named as the reason");
+ * ```
+ */
+export function sampleInstances(rule: Rule, opts: InstanceOptions = {}): Sample {
   const opsetChoices = opts.opset ? [opts.opset] : [11, 13, 17, 18, 21];
   const lib = opts.library ?? ruleLibrary;
   const want = opts.want ?? 6, tries = opts.tries ?? 400;
   const r = makeRng(opts.seed ?? 1);
   const { constVars, hints } = guardFacts(rule.guardCalls);
   const out: RuleInstance[] = [];
+  const rejected: Rejections = new Map();
+  const reject = (why: string) => rejected.set(why, (rejected.get(why) ?? 0) + 1);
   const seen = new Set<string>();
   // prefer instances with ranks not yet covered: every rank the rule allows, before repeats
   const ranksSeen = new Set<string>();
-  for (let k = 0; k < tries && out.length < want; k++) {
+  let k = 0;
+  // a rule that has no instance yet gets more tries (a guard that holds rarely: one opset, one dtype)
+  for (; (k < tries || (out.length === 0 && k < tries * 3)) && out.length < want; k++) {
     const opset = pick(r, opsetChoices);
     const opsets = [{ domain: "", version: opset }, { domain: "com.microsoft", version: 1 }];
     const eg = new EGraph(opsets);
+    // the first instances are float32, so every rule has its main case covered first
+    const dtype = out.length < 2 && k < 40 ? DataType.FLOAT : pick(r, DATA_DTYPES);
     const t: Try = {
       r,
       eg,
@@ -509,47 +779,75 @@ export function ruleInstances(rule: Rule, opts: InstanceOptions = {}): RuleInsta
       base: r() < 0.33
         ? new Array(pick(r, [2, 3, 3, 4])).fill(pick(r, [2, 3]))
         : randomShape({ r } as Try, pick(r, [1, 2, 2, 3, 3, 4])),
+      dtype,
+      dtypes: new Set(),
+      params: [],
       constVars,
       hints,
     };
     let roots: ClassId[];
     try {
-      const built = rule.lhs.map((p) => build(t, p, { op: "", slot: 0, sib: [] }));
-      if (built.some((b) => b === undefined)) continue;
+      const built = rule.lhs.map((p) => build(t, p, { op: "", slot: 0, sib: [], dts: [] }));
+      if (built.some((b) => b === undefined)) {
+        reject("the left side cannot be built (a builder call on the left?)");
+        continue;
+      }
       roots = built as ClassId[];
-      if (roots.some((id) => !shapeOf(t, id))) continue;
+      if (roots.some((id) => !shapeOf(t, id))) {
+        reject("the left side has no static shape on the sampled inputs (shapes or attributes that do not fit)");
+        continue;
+      }
       eg.rebuild();
-    } catch {
+    } catch (e) {
+      reject(e instanceof Reject ? e.message : `the left side is not a valid graph: ${(e as Error).message}`);
       continue;
     }
     t.notes.unshift(`opset ${opset}`);
     const key = t.notes.join("; ");
     if (seen.has(key)) continue;
-    // distinct ranks and attribute values (a permutation, an axis) count as new ground
-    const ranks = [...t.shapes.values()].map((x) => x.length).join(",") + JSON.stringify([...t.attrs.values()]);
+    // distinct ranks, types and attribute values (a permutation, an axis) count as new ground
+    const ranks = [...t.shapes.values()].map((x) => x.length).join(",") + [...t.dtypes].join() +
+      JSON.stringify([...t.attrs.values()]) + t.params.join();
     if (ranksSeen.has(ranks) && k < tries * 0.75) continue;
     const env: MatchEnv = { eg, defaults: attrDefaults };
     const match = searchPatterns(env, rule.lhs).find((m) => m.roots.every((c, i) => eg.find(c) === eg.find(roots[i])));
-    if (!match) continue;
-    if (rule.guard && !rule.guard(env, match.subst, match.roots)) continue;
+    if (!match) {
+      reject("the rule's own pattern does not match the graph built from it");
+      continue;
+    }
+    if (rule.guard && !rule.guard(env, match.subst, match.roots)) {
+      reject("the guard does not hold");
+      continue;
+    }
     let rhs: (ClassId | undefined)[] | undefined;
     try {
       rhs = rule.apply
         ? rule.apply(env, match.subst, match.roots)
         : rule.rhs.map((p) => instantiate(env, lib, p, match.subst));
-    } catch {
+    } catch (e) {
+      reject(`the right side cannot be built: ${(e as Error).message}`);
       continue;
     }
-    if (!rhs || rhs.some((c) => c === undefined)) continue;
+    if (!rhs || rhs.some((c) => c === undefined)) {
+      reject("the right side cannot be built (a builder or attribute function declined)");
+      continue;
+    }
     eg.rebuild();
     seen.add(key);
     ranksSeen.add(ranks);
-    out.push(toModel(t, rule, roots, rhs as ClassId[], opsets));
+    out.push(toModel(t, rule, roots, rhs as ClassId[], opsets, opset));
   }
-  return out;
+  return { instances: out, rejected, tries: k };
 }
 
-function toModel(t: Try, rule: Rule, lhs: ClassId[], rhs: ClassId[], opsets: Model["opsetImports"]): RuleInstance {
+function toModel(
+  t: Try,
+  rule: Rule,
+  lhs: ClassId[],
+  rhs: ClassId[],
+  opsets: Model["opsetImports"],
+  opset: number,
+): RuleInstance {
   const eg = t.eg;
   const rootIds = [...lhs, ...rhs].map((c) => eg.find(c));
   const leaves = new Map([...t.leaves].map(([id, v]) => [eg.find(id), v]));
@@ -592,6 +890,11 @@ function toModel(t: Try, rule: Rule, lhs: ClassId[], rhs: ClassId[], opsets: Mod
     dataInputs: inputs.map((i) => i.name),
     bindings: t.notes.join("; "),
     shapes: t.shapes,
+    dtypes: [...t.dtypes].sort(),
+    attrs: Object.fromEntries([...t.attrs].map(([k, v]) => [k, v === undefined ? null : v])),
+    opset,
+    dataDtypes: [...new Set(inputs.map((i) => dtypeName((i.type as TensorType).dtype)))].sort(),
+    ...(t.approxEdge ? { approxEdge: true } : {}),
   };
 }
 

@@ -5,23 +5,65 @@
  * - **refuted**: some input tells the two sides apart: found by the tests, or a Z3 model that the
  *   reference interpreter confirms (a Z3 model over uninterpreted exp/erf/… may be spurious; those
  *   are re-evaluated and dropped when the sides agree). The verdict carries the instance, inputs
- *   and both sides' values.
- * - **proved**: every instance proved equal by Z3 over the reals (the shapes are listed).
+ *   and both sides' values, and says which found it.
+ * - **proved**: Z3 proved every instance it can express equal over the reals (float data; integer
+ *   instances are tested only) *and* the tests passed on every instance, IEEE special values
+ *   included (±0, ±inf, NaN, denormals, exp overflow). Z3 over the reals reads IsNaN as false and
+ *   x − x as 0, so its proof alone never makes a rule "proved": a rule true over the reals but not
+ *   in IEEE arithmetic is refuted by the test with the special value. `decidedBy` is "z3+tests".
  * - **tested**: the tests found no difference, but Z3 did not prove every instance (an op it cannot
- *   express, uninterpreted functions, or a timeout): the note says why.
- * - **unknown**: Z3 timed out (and the tests found nothing), or no instance could be built where the
- *   rule fires.
+ *   express, uninterpreted functions, integer data, a timeout) or special values could not be
+ *   tested: the note says why. `decidedBy` is "tests".
+ * - **unknown**: Z3 timed out on an instance it can express (and the tests found nothing).
+ * - **error**: no valid instance could be built where the rule fires: the note tells the rule's
+ *   author why (the guard never held, the left side is invalid ONNX, …). Never applied.
+ *
+ * `exercised` says what the evidence covered: instances, cases, element types, opsets, attribute
+ * values, input kinds and special values.
  * @module
  */
 import type { Rule } from "../rules/rule.ts";
-import { type RuleInstance, ruleInstances } from "./instances.ts";
-import { compareSides, type Difference, pruneTo, testInstance, toFloat64 } from "./differential.ts";
+import { type RuleInstance, sampleInstances } from "./instances.ts";
+import {
+  compareSides,
+  type Difference,
+  looseness,
+  pruneTo,
+  testInstance,
+  toFloat64,
+  widenInputs,
+} from "./differential.ts";
 import { runModel } from "../ir/interpreter.ts";
 import { fromNumbers, type Tensor, toNumbers } from "../ir/tensor.ts";
 import type { Value } from "../ir/values.ts";
 
 /** A verdict's status. */
-export type VerdictStatus = "proved" | "tested" | "refuted" | "unknown";
+export type VerdictStatus = "proved" | "tested" | "refuted" | "unknown" | "error";
+
+/** How a verdict was reached: a Z3 proof with passing tests, tests alone, or (refuted) Z3's confirmed model. */
+export type DecidedBy = "z3+tests" | "tests" | "z3" | "none";
+
+/** What a verdict's evidence covered. */
+export interface Exercised {
+  /** Valid instances tested (schema-invalid or unrunnable ones are discarded, never counted). */
+  instances: number;
+  /** Instances thrown away as invalid (left side invalid ONNX or not runnable). */
+  discarded: number;
+  /** Differential cases run. */
+  cases: number;
+  /** Element types of the instances' inputs and constants. */
+  dtypes: string[];
+  /** ai.onnx opsets of the instances. */
+  opsets: number[];
+  /** Values each attribute variable took (`null`: left unset, its default). */
+  attributes: Record<string, unknown[]>;
+  /** Input kinds run (uniform, special, overflow, …). */
+  kinds: string[];
+  /** IEEE special values that reached float inputs: `+0 -0 inf -inf nan denormal overflow`. */
+  specials: string[];
+  /** Instances Z3 was asked about (float data), and how many it proved. */
+  z3Asked: number;
+}
 
 /** The outcome of verifying one rule. */
 export interface Verdict {
@@ -47,6 +89,10 @@ export interface Verdict {
   counterexample?: Counterexample;
   /** Wall time of the verification, in milliseconds. */
   ms: number;
+  /** How the verdict was reached (see the module doc). */
+  decidedBy: DecidedBy;
+  /** What the evidence covered. */
+  exercised: Exercised;
 }
 
 /** Where a rule is wrong: the instance and the inputs that tell its sides apart. */
@@ -67,6 +113,8 @@ export interface Counterexample {
   reason: string;
   /** "test" (found by a differential test) or "z3" (a Z3 model, confirmed by the interpreter) */
   by: "test" | "z3";
+  /** Found on the instance converted to float64 (false: on the instance as built, e.g. float32 overflow). */
+  float64: boolean;
   /** the instance itself, so a caller can re-evaluate it */
   instance: RuleInstance;
 }
@@ -93,7 +141,7 @@ export const Z3_QUERY_MS = 5000;
 export interface VerifyOptions {
   /** Seed of instance sampling and test inputs (default 1): verdicts are reproducible. */
   seed?: number;
-  /** instances to build (default 10) */
+  /** instances Z3 is asked about (default 10); three times as many are tested */
   instances?: number;
   /** Z3 per query (default 5000 ms); `prover: null` tests only */
   timeoutMs?: number;
@@ -119,14 +167,16 @@ export function confirm(
 ): Difference | undefined {
   for (const float64 of [true, false]) {
     const model = float64 ? toFloat64(inst.model) : inst.model;
-    const feeds = new Map<string, Value>();
+    let feeds = new Map<string, Value>();
     for (const name of inst.dataInputs) {
-      const vi = model.graph.inputs.find((i) => i.name === name)!;
+      // Z3's values rounded to the instance's own input types first, then widened
+      const vi = inst.model.graph.inputs.find((i) => i.name === name)!;
       const t = vi.type as { dtype: number; shape: number[] };
       const n = t.shape.reduce((a, b) => a * b, 1);
       const xs = inputs.get(name) ?? [];
       feeds.set(name, fromNumbers(t.dtype as never, t.shape, Array.from({ length: n }, (_, i) => xs[i] ?? 0)));
     }
+    feeds = widenInputs(feeds, model);
     let out;
     try {
       runModel(
@@ -137,7 +187,7 @@ export function confirm(
     } catch {
       continue; // float64 unsupported somewhere, or the left side cannot run on these values
     }
-    const c = compareSides(out.get(pair[0]), out.get(pair[1]), float64);
+    const c = compareSides(out.get(pair[0]), out.get(pair[1]), float64, looseness(inst));
     if (!("reason" in c)) return undefined;
     const vals = (v: Value | undefined) =>
       v ? Array.from(toNumbers(v as Tensor).slice(Math.max(0, c.index - 2), c.index + 3)) : [];
@@ -149,6 +199,7 @@ export function confirm(
       lhs: vals(out.get(pair[0])),
       rhs: vals(out.get(pair[1])),
       reason: c.reason,
+      float64,
     };
   }
   return undefined;
@@ -164,6 +215,7 @@ function counterexample(inst: RuleInstance, d: Difference, by: "test" | "z3"): C
     rhs: d.rhs,
     reason: `${d.reason} (${d.kind})`,
     by,
+    float64: d.float64 ?? true,
     instance: inst,
   };
 }
@@ -193,10 +245,35 @@ function counterexample(inst: RuleInstance, d: Difference, by: "test" | "z3"): C
 export async function verifyRule(rule: Rule, opts: VerifyOptions = {}): Promise<Verdict> {
   const t0 = performance.now();
   const base = { name: rule.name, file: rule.file, line: rule.line };
-  const insts = ruleInstances(rule, { seed: opts.seed ?? 1, want: opts.instances ?? 10 });
+  // tests are cheap: three times as many instances are tested as Z3 is asked about
+  const zWant = opts.instances ?? 10;
+  const sample = sampleInstances(rule, { seed: opts.seed ?? 1, want: zWant * 3 });
+  const insts = sample.instances;
   const valid: RuleInstance[] = [];
   let cases = 0, maxError = 0;
   const invalid: string[] = [];
+  const kinds = new Set<string>(), specials = new Set<string>();
+  let z3Asked = 0;
+  const exercised = (): Exercised => {
+    const attributes: Record<string, unknown[]> = {};
+    for (const inst of valid) {
+      for (const [k, v] of Object.entries(inst.attrs)) {
+        const seen = attributes[k] ??= [];
+        if (!seen.some((x) => JSON.stringify(x) === JSON.stringify(v))) seen.push(v);
+      }
+    }
+    return {
+      instances: valid.length,
+      discarded: invalid.length,
+      cases,
+      dtypes: [...new Set(valid.flatMap((i) => i.dtypes))].sort(),
+      opsets: [...new Set(valid.map((i) => i.opset))].sort((x, y) => x - y),
+      attributes,
+      kinds: [...kinds],
+      specials: [...specials].sort(),
+      z3Asked,
+    };
+  };
   for (const inst of insts) {
     const r = testInstance(inst);
     if (r.invalid) {
@@ -205,6 +282,9 @@ export async function verifyRule(rule: Rule, opts: VerifyOptions = {}): Promise<
     }
     cases += r.cases;
     maxError = Math.max(maxError, r.maxError);
+    r.kinds.forEach((k) => kinds.add(k));
+    r.specials.forEach((k) => specials.add(k));
+    valid.push(inst);
     if (r.difference) {
       return {
         ...base,
@@ -213,32 +293,36 @@ export async function verifyRule(rule: Rule, opts: VerifyOptions = {}): Promise<
         cases,
         maxError,
         provedInstances: 0,
-        note: `the sides differ: ${r.difference.reason}`,
+        note: `a randomized test found inputs where the sides differ: ${r.difference.reason}`,
         counterexample: counterexample(inst, r.difference, "test"),
         ms: performance.now() - t0,
+        decidedBy: "tests",
+        exercised: exercised(),
       };
     }
-    valid.push(inst);
   }
   if (!valid.length) {
     return {
       ...base,
-      status: "unknown",
+      status: "error",
       shapes: [],
       cases,
       maxError,
       provedInstances: 0,
-      note: insts.length
-        ? `no instance the left side is valid on (${invalid[0]})`
-        : "no instance over ranks ≤ 4, dims 1–3 where the rule fires",
+      note: noInstanceWhy(insts.length, invalid, sample.rejected, sample.tries),
       ms: performance.now() - t0,
+      decidedBy: "none",
+      exercised: exercised(),
     };
   }
   const prover = opts.prover === undefined ? await z3Prover() : opts.prover;
   let proved = 0, timedOut = 0;
   const why: string[] = [];
+  // Z3 reasons over reals: instances with integer data are left to the tests
+  const askable = valid.filter((i) => !i.dataDtypes.some((d) => /int/.test(d))).slice(0, zWant);
   if (prover) {
-    for (const inst of valid) {
+    for (const inst of askable) {
+      z3Asked++;
       let all = true;
       for (const pair of inst.pairs) {
         const res = await prover(inst.model, pair[0], pair[1], {
@@ -257,9 +341,11 @@ export async function verifyRule(rule: Rule, opts: VerifyOptions = {}): Promise<
               cases,
               maxError,
               provedInstances: proved,
-              note: `Z3 found inputs where the sides differ: ${d.reason}`,
+              note: `Z3 found inputs where the sides differ, confirmed by the reference interpreter: ${d.reason}`,
               counterexample: counterexample(inst, d, "z3"),
               ms: performance.now() - t0,
+              decidedBy: "z3",
+              exercised: exercised(),
             };
           }
           why.push(
@@ -274,14 +360,22 @@ export async function verifyRule(rule: Rule, opts: VerifyOptions = {}): Promise<
       }
       if (all) proved++;
     }
+    if (!askable.length) why.push("every instance has integer data, which Z3's real arithmetic does not model");
   } else why.push("Z3 is not available");
+  // Z3's proof over the reals counts only where the IEEE special values were tested too
+  const floatData = valid.some((i) => i.dataDtypes.some((d) => /^float|^bfloat/.test(d)));
+  const ieeeTested = !floatData || (specials.has("inf") && specials.has("nan"));
+  if (prover && askable.length && proved === askable.length && !ieeeTested) {
+    why.push("the tests could not reach IEEE special values (inf, NaN) on this rule's inputs");
+  }
   // a timeout with nothing Z3 cannot express is "unknown"; math Z3 cannot express is "tested"
   const inexpressible = why.length > timedOut;
-  const status: VerdictStatus = prover && proved === valid.length
+  const status: VerdictStatus = prover && askable.length && proved === askable.length && ieeeTested
     ? "proved"
     : prover && timedOut && !inexpressible
     ? "unknown"
     : "tested";
+  const intOnly = valid.length - askable.length;
   return {
     ...base,
     status,
@@ -290,8 +384,19 @@ export async function verifyRule(rule: Rule, opts: VerifyOptions = {}): Promise<
     maxError,
     provedInstances: proved,
     note: status === "proved"
-      ? undefined
-      : `${proved} of ${valid.length} instances proved; ${[...new Set(why)].join("; ")}; ${cases} test cases agree`,
+      ? (intOnly ? `Z3 proved the ${proved} float instances; ${intOnly} with integer data were tested` : undefined)
+      : `${proved} of ${askable.length} instances proved; ${[...new Set(why)].join("; ")}; ${cases} test cases agree`,
     ms: performance.now() - t0,
+    decidedBy: status === "proved" ? "z3+tests" : "tests",
+    exercised: exercised(),
   };
+}
+
+/** Why no valid instance exists, for the rule's author: the commonest reasons tries were thrown away. */
+function noInstanceWhy(built: number, invalid: string[], rejected: Map<string, number>, tries: number): string {
+  const reasons = [...rejected].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([why, n]) => `${why} (${n})`);
+  if (invalid.length) reasons.unshift(`the left side cannot run on ${invalid.length} instance(s): ${invalid[0]}`);
+  return `no valid instance where the rule fires in ${tries} tries over ranks ≤ 4, small dims${
+    built ? `, ${built} built` : ""
+  }: ${reasons.join("; ") || "nothing was built"}`;
 }
