@@ -144,6 +144,7 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
       output: out,
       nodesBefore: sum(r.nodesBefore),
       nodesAfter: sum(r.nodesAfter),
+      subgraphs: r.subgraphs ?? null,
       opsBefore: r.nodesBefore,
       opsAfter: r.nodesAfter,
       costBefore: r.costBefore,
@@ -178,6 +179,12 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
   io.out(`  nodes: ${sum(r.nodesBefore)} → ${sum(r.nodesAfter)}`);
   io.out(`    before: ${fmtOps(r.nodesBefore)}`);
   io.out(`    after:  ${fmtOps(r.nodesAfter)}`);
+  const b = r.subgraphs;
+  if (b) {
+    io.out(
+      `  bodies (If/Loop/Scan): ${b.optimized} of ${b.bodies} optimized, ${b.nodesBefore} → ${b.nodesAfter} nodes`,
+    );
+  }
   io.out(`  estimated cost (${result.costName}, µs): ${r.costBefore.toFixed(1)} → ${r.costAfter.toFixed(1)}`);
   io.out(`  rules fired: ${fired.length ? fired.map(([n, s]) => `${n} ×${s.applied}`).join(", ") : "none"}`);
   io.out(
