@@ -380,6 +380,7 @@ export function guardProblem(call: GuardCall, scope: GuardScope): string | undef
         break;
       case "int":
         if (a.kind !== "num" || !Number.isSafeInteger(a.value)) return bad();
+        if (call.name === "rank" && a.value < 0) return `(rank …) of ${a.value} never holds: a rank is 0 or more`;
         break;
       case "number":
         if (a.kind !== "num" || Number.isNaN(a.value)) return bad();

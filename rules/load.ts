@@ -96,6 +96,16 @@ export async function loadRuleFile(file: string): Promise<Rule[]> {
     if (e instanceof Deno.errors.NotFound) throw new SaturnError("FILE_NOT_FOUND", `${file}: no such file`, file);
     throw new SaturnError("FILE_UNREADABLE", `${file}: ${(e as Error).message}`, file);
   }
+  // a model or other binary given as a rule file: say so, not "unexpected character" at some odd byte
+  const binary = /[\0\uFFFD]/.exec(text);
+  if (binary) {
+    const line = text.slice(0, binary.index).split("\n").length;
+    throw new SaturnError(
+      "RULE_ERROR",
+      `${file}:${line}: not a rule file: it holds binary or non-UTF-8 data (rule files are text; plugins are .ts or .js)`,
+      file,
+    );
+  }
   return parseRules(text, file, "user");
 }
 
@@ -178,14 +188,23 @@ function checkPluginRules(exported: unknown, file: string): Rule[] {
     const where = `${out.file}: rule ${name}`;
     if (rule.guard) {
       const g = rule.guard;
-      out.guard = (env, s, roots) => pluginCall(where, "guard", () => g(env, s, roots));
+      out.guard = sameSource((env, s, roots) => pluginCall(where, "guard", () => g(env, s, roots)), g);
     }
     if (rule.apply) {
       const a = rule.apply;
-      out.apply = (env, s, roots) => pluginCall(where, "apply", () => a(env, s, roots));
+      out.apply = sameSource((env, s, roots) => pluginCall(where, "apply", () => a(env, s, roots)), a);
     }
     return out;
   });
+}
+
+/**
+ * The wrapper reads as the plugin's own function: the verdict cache keys a plugin rule by its
+ * guard's and applier's source, so a changed guard must still change the key.
+ */
+function sameSource<F extends (...args: never[]) => unknown>(wrapper: F, original: F): F {
+  Object.defineProperty(wrapper, "toString", { value: () => original.toString() });
+  return wrapper;
 }
 
 function pluginCall<T>(where: string, what: string, f: () => T): T {

@@ -205,6 +205,9 @@ function lex(text: string, file: string): { toks: Tok[]; comments: Map<number, s
       continue;
     }
     if (ch === "#") {
+      if (/\d/.test(text[i + 1] ?? "") && /[^\s)]/.test(text[i - 1] ?? " ")) {
+        fail(file, line, "an output index follows a pattern's ')', as in (Split ?x)#0 (a comment starts '# ')");
+      }
       if (/\d/.test(text[i + 1] ?? "") && text[i - 1] !== ")" && /[ \t]/.test(text[i - 1] ?? "")) {
         const prev = toks[toks.length - 1];
         if (prev?.t === ")" && prev.line === line) {
@@ -262,6 +265,9 @@ function lex(text: string, file: string): { toks: Tok[]; comments: Map<number, s
         continue;
       }
       if (!m && ch === ":" && (!prev || prev.line !== line)) fail(file, line, "a rule needs a name before its ':'");
+      if (!m && ch === ":" && firstOnLine && prev.t !== "(" && prev.t !== ")") {
+        fail(file, line, `'${shown(prev)}' cannot be a rule name: a name starts with a letter, as in relu-relu:`);
+      }
       if (!m) {
         const what = ch === "?" ? "a variable name" : ch === "$" ? "root or rootN" : "an attribute name";
         fail(file, line, `expected ${what} right after '${ch}', found ${describeAt(rest.slice(1))}`);

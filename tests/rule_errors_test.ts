@@ -36,6 +36,8 @@ const BAD_RULES: Bad[] = [
   ["single quotes", "r: (Cast ?x :to 'float32') => ?x\n", 1, /double quotes/],
   ["a '//' comment", "r: (Relu ?x) => ?x // relu\n", 1, /comments start with '#'/],
   ["a space before an output index", "r: (Split ?x :axis 0) #0 => ?x\n", 1, /right after '\)' with no space/],
+  ["a number for a rule name", "123: (Relu ?x) => ?x\n", 1, /'123' cannot be a rule name/],
+  ["an output index on a variable", "r: (Split ?x#0) => ?x\n", 1, /output index follows a pattern's '\)'/],
   ["a variable without a name", "r: (Relu ?1) => ?1\n", 1, /variable name right after '\?'/],
   ["a rule that lost its name", "r: (Relu ?x) => ?x\n(Neg ?y) => ?y\n", 2, /lack its 'name:'/],
   ["a rule that lost its name after a guard", "r: (Relu ?x) => ?x if (rank ?x 2)\n(Neg ?y) => ?y\n", 2, /is an op/],
@@ -177,6 +179,7 @@ const BAD_RULES: Bad[] = [
   ["not of a variable", "r: (Relu ?x) => ?x if (not ?x)\n", 1, /must be a guard/],
   ["a bad guard inside not", "r: (Relu ?x) => ?x\n  if (not (rank ?x))\n", 2, /guard rank takes 2/],
   ["a value guard on a root", "r: (Relu ?x) => ?x if (eq $root 1)\n", 1, /argument 1 of \(eq …\)/],
+  ["a negative rank", "r: (Relu ?x) => ?x if (rank ?x -1)\n", 1, /never holds/],
   ["an opset that is not an integer", "r: (Relu ?x) => ?x if (opset>= 13.5)\n", 1, /must be an integer/],
 ];
 
@@ -208,6 +211,26 @@ Deno.test("an element type may be written by name where an attribute is one, and
   );
   assertEquals(attr(code.lhs[0], "to"), { kind: "lit", value: 1, type: "int" });
   assertEquals(attr(perm.lhs[0], "perm"), { kind: "lit", value: [0, 2, 1], type: "ints" });
+});
+
+Deno.test("Windows line ends and a byte-order mark read like plain text", () => {
+  const rs = parseRules(
+    "\uFEFF# relu\r\nr: (Relu (Relu ?x)) => (Relu ?x)\r\ns: (Neg (Neg ?x))\r\n  => ?x\r\n",
+    "w.rules",
+    "user",
+  );
+  assertEquals(rs.map((r) => [r.name, r.line, r.comment]), [["r", 2, "relu"], ["s", 3, undefined]]);
+});
+
+Deno.test("a model given as a rule file is refused as not a rule file, in one line", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const f = path.join(dir, "model.rules");
+    Deno.copyFileSync(modelPath("squeezenet1_1"), f);
+    await refusedByBoth(dir, f, 1, /not a rule file: it holds binary/, "a model as rules");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
 
 Deno.test("ai.onnx.Op is ONNX's own op, matched like Op", () => {
@@ -455,6 +478,9 @@ export default [{ name: "boom", pack: "user",
   lhs: [{ kind: "op", op: "Relu", attrs: [], children: [x] }], rhs: [x],
   guard: () => { throw new Error("guard exploded"); } }];\n`,
     );
+    // the wrapped guard still reads as the plugin's own, so the verdict cache sees a changed guard
+    const [wrapped] = await loadRuleFile(boom);
+    assert(wrapped.guard!.toString().includes("guard exploded"), wrapped.guard!.toString());
     const out = path.join(dir, "o.onnx");
     const r = await cli(dir, "optimize", modelPath("squeezenet1_1"), "-o", out, "--rules", boom, "--trust-rules");
     assertEquals(r.code, 2, r.stderr);
