@@ -663,7 +663,49 @@ class StatementParser {
     const call = { name: name.v, args };
     const problem = guardProblem(call, this.scope());
     if (problem) fail(this.file, name.line, problem);
+    if (name.v === "eq") this.eqKinds(call, name.line);
     return call;
+  }
+
+  /**
+   * `(eq ?a V)` with `?a` an attribute: `V` must be of the attribute's kind, or the guard never
+   * holds; an element type may be named (`(eq ?t "float32")` for Cast's `:to ?t`).
+   */
+  eqKinds(call: GuardCall, line: number): void {
+    const [a, b] = call.args;
+    for (const [v, lit, k] of [[a, b, 1], [b, a, 0]] as const) {
+      const info = v.kind === "var" ? this.attrVarInfo.get(v.name) : undefined;
+      if (!info?.kind || v.kind !== "var") continue;
+      if (info.kind === "dtype" && lit.kind === "str") {
+        const code = dtypeFromName(lit.value);
+        if (code === undefined) {
+          const near = closestName(lit.value, DTYPE_NAMES);
+          fail(
+            this.file,
+            line,
+            `unknown element type "${lit.value}" in (eq …)${near ? ` (did you mean "${near}"?)` : ""}`,
+          );
+        }
+        call.args[k] = { kind: "num", value: code };
+        continue;
+      }
+      const family = lit.kind === "num"
+        ? "number"
+        : lit.kind === "str"
+        ? "string"
+        : lit.kind === "list"
+        ? (lit.values.some((x) => typeof x === "string") ? "strings" : "numbers")
+        : undefined;
+      if (family && family !== kindFamily(info.kind)) {
+        fail(
+          this.file,
+          line,
+          `(eq ?${v.name} …) never holds: ?${v.name} holds ${info.where} (${ATTR_KIND_WORDS[info.kind]}), not ${
+            lit.kind === "str" ? `"${lit.value}"` : lit.kind === "num" ? lit.value : "a list"
+          }`,
+        );
+      }
+    }
   }
 
   scope(): GuardScope {

@@ -179,6 +179,18 @@ const BAD_RULES: Bad[] = [
   ["not of a variable", "r: (Relu ?x) => ?x if (not ?x)\n", 1, /must be a guard/],
   ["a bad guard inside not", "r: (Relu ?x) => ?x\n  if (not (rank ?x))\n", 2, /guard rank takes 2/],
   ["a value guard on a root", "r: (Relu ?x) => ?x if (eq $root 1)\n", 1, /argument 1 of \(eq …\)/],
+  [
+    "eq of an attribute and a value of another kind",
+    "r: (Pad ?x ?p :mode ?m) => ?x if (eq ?m 1)\n",
+    1,
+    /never holds: \?m holds :mode of Pad/,
+  ],
+  [
+    "eq of a dtype attribute and an unknown type",
+    'r: (Cast ?x :to ?t) => ?x if (eq ?t "flot32")\n',
+    1,
+    /did you mean "float32"/,
+  ],
   ["a negative rank", "r: (Relu ?x) => ?x if (rank ?x -1)\n", 1, /never holds/],
   ["an opset that is not an integer", "r: (Relu ?x) => ?x if (opset>= 13.5)\n", 1, /must be an integer/],
 ];
@@ -203,6 +215,9 @@ Deno.test("an element type may be written by name where an attribute is one, and
     "user",
   );
   assertEquals(attr(ln.lhs[0], "stash_type"), { kind: "lit", value: DataType.FLOAT, type: "int" });
+  // and in (eq ?t "float32") where ?t binds one
+  const [eq] = parseRules('q: (Cast ?x :to ?t) => ?x if (eq ?t "float32") (dtype ?x "float32")\n', "q.rules", "user");
+  assertEquals(eq.guardCalls![0].args[1], { kind: "num", value: DataType.FLOAT });
   // codes still work, and a list may be written with commas
   const [code, perm] = parseRules(
     "c: (Cast ?x :to 1) => ?x\np: (Transpose ?x :perm [0, 2, 1]) => ?x\n",
