@@ -21,6 +21,7 @@ import { tryFastGemm } from "./gemm_spec.ts";
 import { type KernelSpec, requireStorage, unsupported } from "./kernel.ts";
 import { type Epilogue, type LowerCtx, type Lowered, plainEpilogue, registerLowerings } from "./lowering.ts";
 import { Bindings, f32Lit, grid, mainHeader } from "./wgsl.ts";
+import { keepNaN } from "./expr.ts";
 
 /** A convolution's sizes, with 1-D seen as 2-D of height 1. */
 export interface ConvShape {
@@ -62,8 +63,17 @@ export function convShape(ctx: LowerCtx, wIndex = 1): ConvShape {
   return { N, C, H, W, OC, OH, OW, KH, KW, sh, sw, dh, dw, ph, pw, group };
 }
 
-/** WGSL of a FusedConv activation applied to `v`, and the helpers it needs. */
+/**
+ * WGSL of a FusedConv activation applied to `v` (needs the `sigmoid_`, `tanh_` and `isnan_`
+ * helpers). NaN stays NaN, as in ONNX Runtime's FusedConv (comparisons alone would not keep it:
+ * llvmpipe turns a select on a comparison into min/max).
+ */
 function activation(ctx: LowerCtx): ((v: string) => string) | undefined {
+  const act = activationOf(ctx);
+  return act && ((v) => keepNaN(act(v), v));
+}
+
+function activationOf(ctx: LowerCtx): ((v: string) => string) | undefined {
   if (ctx.node.domain !== "com.microsoft") return undefined;
   const name = ctx.attrs.attrString("activation", "");
   const p = ctx.attrs.attrFloats("activation_params", []);
@@ -148,7 +158,7 @@ function lowerConv(ctx: LowerCtx): Lowered {
     const out = b.write(epi.out.name, "f32");
     return {
       code: `let c0 = ${v};\n  ${e.code}\n  ${out}[idx] = ${e.result};`,
-      helpers: [...e.helpers, ...(act ? ["sigmoid_", "tanh_"] : [])],
+      helpers: [...e.helpers, ...(act ? ["sigmoid_", "tanh_", "isnan_"] : [])],
     };
   };
 

@@ -430,7 +430,8 @@ export function elementwiseOp(c: EwContext): EwOp | undefined {
 }
 
 /** `e`, or NaN where `x` is NaN (`isnan_` reads bits: no compiler folds it away). */
-function keepNaN(e: string, x: string): string {
+/** `e`, or `x` where `x` is NaN (needs the `isnan_` helper): NaN stays NaN through `e`. */
+export function keepNaN(e: string, x: string): string {
   return `select(${e}, ${x}, isnan_(${x}))`;
 }
 

@@ -34,7 +34,8 @@ const conv = findOp("", "Conv")!;
 
 /** FusedConv's activations (ONNX Runtime's `activation` attribute) with their `activation_params`. */
 const ACTIVATIONS: Record<string, (p: number[]) => (x: number) => number> = {
-  Relu: () => (x) => (x > 0 ? x : 0),
+  // NaN stays NaN, as in ONNX Runtime's FusedConv and in Relu itself
+  Relu: () => (x) => (Number.isNaN(x) || x > 0 ? x : 0),
   Sigmoid: () => (x) => 1 / (1 + Math.exp(-x)),
   Tanh: () => Math.tanh,
   LeakyRelu: ([alpha = 0.01]) => (x) => (x >= 0 ? x : alpha * x),

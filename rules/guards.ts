@@ -123,6 +123,17 @@ const GUARDS: Record<string, { sig: SigEntry[]; fn: GuardFn }> = {
   static: { sig: ["class"], fn: (c, [x]) => !!shape(c, x)?.every((d) => typeof d === "number") },
   // (broadcasts-to ?a ?b): ?a broadcasts to exactly ?b's shape
   "broadcasts-to": { sig: ["class", "class"], fn: (c, [a, b]) => broadcastsTo(shape(c, a), shape(c, b)) },
+  // (gemm-bias ?c ?a ?b [?transA ?transB]): ?c broadcasts to exactly Gemm(?a, ?b)'s [M, N] result
+  // (never to a larger one: an Add's own result may be larger than the product it adds to)
+  "gemm-bias": {
+    sig: ["class", "class", "class", "value?", "value?"],
+    fn: (c, [bias, a, b, ta, tb]) => {
+      const sa = shape(c, a), sb = shape(c, b);
+      if (sa?.length !== 2 || sb?.length !== 2) return false;
+      const t = (x: GuardArg | undefined) => (x === undefined ? 0 : Number(val(c, x) ?? 0));
+      return broadcastsTo(shape(c, bias), [t(ta) ? sa[1] : sa[0], t(tb) ? sb[0] : sb[1]]);
+    },
+  },
   // (dtype-float ?x): ?x holds floating-point numbers
   "dtype-float": {
     sig: ["class"],
@@ -387,7 +398,7 @@ export function guardProblem(call: GuardCall, scope: GuardScope): string | undef
         break;
       case "dtype":
         if (a.kind !== "str") return bad();
-        if (dtypeFromName(a.value) === undefined) {
+        if (!dtypeFromName(a.value)) {
           const near = closestName(a.value, DTYPE_NAMES);
           return `unknown element type "${a.value}" in (${call.name} …)${near ? ` (did you mean "${near}"?)` : ""}`;
         }
