@@ -8,7 +8,7 @@
 import { SaturnError } from "../errors.ts";
 import { type AttrPattern, type AttrTerm, instantiate, type Library, type Pattern } from "../egraph/pattern.ts";
 import type { AttrType } from "../ir/graph.ts";
-import { DataType, dtypeFromName, dtypeName } from "../ir/dtype.ts";
+import { DataType, dtypeFromName as onnxDtypeFromName, dtypeName } from "../ir/dtype.ts";
 import { findOp, registeredOps } from "../ir/ops/registry.ts";
 import "../ir/ops/all.ts";
 import type { Rule } from "./rule.ts";
@@ -83,6 +83,12 @@ function opNames(): Set<string> {
 /** Element type names rules may write (`"float32"`, `"int64"`, …). */
 export const DTYPE_NAMES: readonly string[] = Object.values(DataType).filter((c) => c !== 0).map((c) => dtypeName(c));
 
+/** The element type of a name (`"float32"`, `"INT64"`), never UNDEFINED. */
+export function dtypeFromName(name: string): DataType | undefined {
+  const code = onnxDtypeFromName(name);
+  return code ? code : undefined;
+}
+
 /** Whether `v` is an ONNX element type code (not UNDEFINED). */
 export function isDtypeCode(v: number): boolean {
   return v !== 0 && Object.values(DataType).includes(v as DataType);
@@ -106,6 +112,10 @@ export const ATTR_KIND_WORDS: Record<AttrKind, string> = {
   type_proto: "a type (a rule can only bind or copy it, with a variable)",
   type_protos: "types (a rule can only bind or copy them, with a variable)",
 };
+
+function isPermutation(p: number[]): boolean {
+  return p.every((x) => x >= 0 && x < p.length) && new Set(p).size === p.length;
+}
 
 /** Kinds one attribute variable may move between (an int copied into a float attribute is fine). */
 function kindFamily(k: AttrKind): string {
@@ -481,6 +491,18 @@ class StatementParser {
     if (sig && !sig.args.test(kinds)) {
       fail(this.file, head.line, `${head.v} is written ${sig.usage}; ${describeKinds(kinds)}`);
     }
+    // where a shipped builder reads an integer (a dim, an axis), a literal must be one
+    const intAt = fn === "ints"
+      ? args.map((_, k) => k)
+      : fn === "split-sizes" || fn === "flatten-shape"
+      ? [args.length - 1]
+      : [];
+    for (const k of intAt) {
+      const a = args[k];
+      if (sig && a?.kind === "num" && !Number.isSafeInteger(a.value)) {
+        fail(this.file, head.line, `${head.v} takes integers, not ${a.value}`);
+      }
+    }
     if (fn === "gelu" && args[1]?.kind === "lit" && args[1].value !== "none" && args[1].value !== "tanh") {
       fail(this.file, head.line, `@gelu's mode is "none" or "tanh", not "${args[1].value}"`);
     }
@@ -559,6 +581,13 @@ class StatementParser {
         const l = this.list(t);
         const strings = l.value.some((x) => typeof x === "string");
         if (kind === "ints" && (strings || l.float || !l.value.every((x) => Number.isSafeInteger(x)))) wrong();
+        if (name === "perm" && kind === "ints" && !isPermutation(l.value as number[])) {
+          fail(
+            this.file,
+            t.line,
+            `${where} must be a permutation of 0…${l.value.length - 1}, not [${l.value.join(" ")}]`,
+          );
+        }
         if (kind === "floats" && strings) wrong();
         if (kind === "strings" && !l.value.every((x) => typeof x === "string")) wrong();
         if (kind && kind !== "ints" && kind !== "floats" && kind !== "strings") wrong();
@@ -718,6 +747,19 @@ class StatementParser {
   }
 }
 
+/** An op on a right-hand side projected with `#0` alone (made with one output, so not a tuple). */
+function loneProjection(rhs: Pattern[]): string | undefined {
+  const stack: (Pattern | AttrTerm)[] = [...rhs];
+  while (stack.length) {
+    const p = stack.pop()!;
+    if (p.kind === "op") {
+      if (p.output !== undefined && p.outputs === 1) return p.domain ? `${p.domain}.${p.op}` : p.op;
+      stack.push(...p.children);
+    } else if (p.kind === "call") stack.push(...p.args);
+  }
+  return undefined;
+}
+
 /** Give multi-output ops on a right-hand side their output count (the highest projection + 1). */
 function countOutputs(rhs: Pattern[]): void {
   const all: Extract<Pattern, { kind: "op" }>[] = [];
@@ -817,6 +859,14 @@ export function parseRules(text: string, file: string, pack: string, lib: Librar
       if (!guards.length) fail(file, kw.line, "'if' without a guard");
     }
     countOutputs(rhs);
+    const lone = loneProjection(rhs);
+    if (lone) {
+      fail(
+        file,
+        arrow.line,
+        `only #0 of (${lone} …) is taken on the right, which makes a one-output ${lone}: write it without #0`,
+      );
+    }
     const comment = comments.get(head.line) ?? comments.get(head.line - 1);
     const guard = compileGuards(guards);
     const source = lines.slice(head.line - 1, endLine).join("\n");
