@@ -191,7 +191,21 @@ function checkPluginRules(exported: unknown, file: string): Rule[] {
     }
     if (rule.apply) {
       const a = rule.apply;
-      out.apply = sameSource((env, s, roots) => pluginCall(where, "apply", () => a(env, s, roots)), a);
+      out.apply = sameSource((env, s, roots) => {
+        const got = pluginCall(where, "apply", () => a(env, s, roots));
+        const ok = got === undefined || (Array.isArray(got) && got.length <= roots.length &&
+          got.every((t) => t === undefined || (Number.isSafeInteger(t) && t >= 0)));
+        if (!ok) {
+          throw new SaturnError(
+            "RULE_ERROR",
+            `${where}: its apply returned ${
+              describe(got)
+            }; it returns one class id (or undefined) per left-hand pattern`,
+            where,
+          );
+        }
+        return got;
+      }, a);
     }
     return out;
   });

@@ -497,6 +497,21 @@ export default [{ name: "boom", pack: "user",
   lhs: [{ kind: "op", op: "Relu", attrs: [], children: [x] }], rhs: [x],
   guard: () => { throw new Error("guard exploded"); } }];\n`,
     );
+    // an applier that returns something other than class ids is the plugin's error, never a corrupt e-graph
+    const odd = path.join(dir, "odd.ts");
+    Deno.writeTextFileSync(
+      odd,
+      `const x = { kind: "var", name: "x" };
+export default [{ name: "odd", lhs: [{ kind: "op", op: "Relu", attrs: [], children: [x] }], rhs: [], apply: () => "oops" }];\n`,
+    );
+    const [oddRule] = await loadRuleFile(odd);
+    let applyErr: unknown;
+    try {
+      oddRule.apply!({} as never, { classes: new Map(), attrs: new Map() }, [0]);
+    } catch (e) {
+      applyErr = e;
+    }
+    assert(applyErr instanceof SaturnError && /rule odd: its apply returned the string "oops"/.test(applyErr.message));
     // the wrapped guard still reads as the plugin's own, so the verdict cache sees a changed guard
     const [wrapped] = await loadRuleFile(boom);
     assert(wrapped.guard!.toString().includes("guard exploded"), wrapped.guard!.toString());
