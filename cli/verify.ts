@@ -10,7 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { SaturnError } from "../errors.ts";
-import { loadRuleFile, shippedRules } from "../rules/load.ts";
+import { loadRulePacks } from "../rules/load.ts";
 import type { Rule } from "../rules/rule.ts";
 import { type Verdict, verifyRule } from "../verify/verify_rule.ts";
 import { type StoredVerdict, storeVerdict, writeShippedVerdicts, writeUserCache } from "../verify/cache.ts";
@@ -61,8 +61,8 @@ export async function verifyCommand(args: string[], io: CliIO): Promise<number> 
   if (values["write-shipped"] && !values.all) throw new SaturnError("BAD_ARGUMENT", "--write-shipped needs --all");
   const timeoutMs = Number(values.timeout) * 1000;
   if (!(timeoutMs > 0)) throw new SaturnError("BAD_ARGUMENT", `--timeout ${values.timeout}: not a positive number`);
-  const rules: Rule[] = values.all ? [...await shippedRules()] : [];
-  for (const f of positionals) rules.push(...await loadRuleFile(f));
+  // one loader for verify and optimize: the same rule names refused twice, across files too
+  const rules: Rule[] = await loadRulePacks({ noShipped: !values.all, files: positionals });
   const bar = values.json ? undefined : progress(io, "verify");
   const t0 = performance.now();
   const verdicts: Verdict[] = [];

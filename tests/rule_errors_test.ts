@@ -524,3 +524,19 @@ export default [{ name: "odd", lhs: [{ kind: "op", op: "Relu", attrs: [], childr
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("saturn verify refuses a rule name defined in two files, as optimize does: one line naming both", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(path.join(dir, "a.rules"), "twice: (Neg (Neg ?x)) => ?x\n");
+    await Deno.writeTextFile(path.join(dir, "b.rules"), "# again\ntwice: (Abs (Abs ?x)) => (Abs ?x)\n");
+    const r = await cli(dir, "verify", path.join(dir, "a.rules"), path.join(dir, "b.rules"));
+    assertEquals(r.code, 2, r.stderr);
+    assertEquals(r.stdout, "");
+    const lines = r.stderr.trim().split("\n");
+    assertEquals(lines.length, 1, r.stderr);
+    assert(/b\.rules:2: rule twice is already defined \(.*a\.rules:1\)/.test(lines[0]), lines[0]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
