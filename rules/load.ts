@@ -18,6 +18,8 @@ export const SHIPPED_PACKS: readonly string[] = [
   "core/neutral.rules",
   "core/fusion.rules",
   "layout/layout.rules",
+  "ort/contrib.rules",
+  "webgpu/gelu.rules",
 ];
 
 async function readShipped(rel: string): Promise<string> {
