@@ -97,6 +97,7 @@ export {
   toleranceFor,
 } from "./conformance/compare.ts";
 export type { OptimizeReport } from "./optimize/optimize.ts";
+export type { BodyStats } from "./optimize/subgraphs.ts";
 export {
   type ExtractionMethod,
   optimize,
@@ -138,6 +139,8 @@ export {
 export { checkEquivalent, type CheckOptions, type CheckResult, type Mismatch } from "./verify/check.ts";
 export {
   type Counterexample,
+  type DecidedBy,
+  type Exercised,
   type ProofResult,
   type Prover,
   type Verdict,
