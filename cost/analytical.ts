@@ -20,6 +20,14 @@
  *   is cheaper than the MatMul and Add it replaces);
  * - views that move no data (Reshape, Squeeze, Unsqueeze, Flatten, Identity, inference Dropout)
  *   cost `VIEW_US` only;
+ * - a contraction (Conv, FusedConv, MatMul, Gemm and their kin, `CONTRACTIONS`) costs at least
+ *   `LAUNCH_US` plus `CONTRACTION_FLOOR_PASSES` passes over its output's bytes: more than any
+ *   elementwise op with an output of that size (at most three operand passes and the write). So
+ *   recomputing a contraction to absorb an elementwise op that reads it never looks cheaper than
+ *   that op: a second Conv with a hard-swish's +3 folded into its bias, or a `FusedConv(Sigmoid)`
+ *   beside the Conv that a SiLU's Mul still reads. (The roofline of a generic GPU alone priced a
+ *   1×1 Conv with few input channels below an Add over its output, and the ILP duplicated it.) A
+ *   fused activation adds its own FLOPs, so a fusion never costs less than the Conv it extends;
  * - costs are finite: unknown types or shapes count as `DEFAULT_ELEMENTS` elements of 4 bytes and
  *   symbolic dims as `SYMBOLIC_DIM`.
  *
@@ -55,6 +63,29 @@ export const VIEW_US = 0.5;
 export const SYMBOLIC_DIM = 128;
 /** Elements assumed for a tensor of unknown shape. */
 export const DEFAULT_ELEMENTS = 128 * 128;
+/** A contraction costs at least a launch plus this many passes over its output's bytes. */
+export const CONTRACTION_FLOOR_PASSES = 4;
+
+/** Ops that contract (a dot product per output element): never cheaper than an elementwise pass. */
+export const CONTRACTIONS: ReadonlySet<string> = new Set([
+  "Conv",
+  "ConvInteger",
+  "ConvTranspose",
+  "FusedConv",
+  "NhwcConv",
+  "QLinearConv",
+  "MatMul",
+  "MatMulInteger",
+  "FusedMatMul",
+  "MatMulNBits",
+  "QLinearMatMul",
+  "Gemm",
+  "FusedGemm",
+  "Einsum",
+  "Attention",
+  "MultiHeadAttention",
+  "GroupQueryAttention",
+]);
 
 const LEAVES = new Set(["$in", "$const", "$none", "$out"]);
 const VIEWS = new Set(["Reshape", "Squeeze", "Unsqueeze", "Flatten", "Identity", "Dropout"]);
@@ -205,7 +236,10 @@ export class AnalyticalCost implements CostModel {
     while (outs.length < node.outputs) outs.push(undefined);
     const ins = node.children.map((c) => (isNone(eg, c) ? null : eg.eclass(c).data.types[0]));
     const { flops, bytes } = work(node, ins, outs);
-    return LAUNCH_US + Math.max(flops / PEAK_FLOPS_PER_US, bytes / PEAK_BYTES_PER_US);
+    const roofline = Math.max(flops / PEAK_FLOPS_PER_US, bytes / PEAK_BYTES_PER_US);
+    if (!CONTRACTIONS.has(node.op)) return LAUNCH_US + roofline;
+    const outBytes = outs.reduce((s, t) => s + sizeBytes(t), 0);
+    return LAUNCH_US + Math.max(roofline, CONTRACTION_FLOOR_PASSES * outBytes / PEAK_BYTES_PER_US);
   }
 }
 
@@ -291,7 +325,8 @@ function flopsOf(
     case "QLinearConv": {
       // W is [Cout, Cin/groups, k...]: each output element takes (Cin/groups)·k multiply-adds
       const w = op === "QLinearConv" ? ins[3] ?? undefined : b;
-      return 2 * outElems * tailElements(w, 1) + (ins[2] ? outElems : 0);
+      const act = op === "FusedConv" ? (ELEMENTWISE[stringAttr(attrs, "activation") ?? ""] ?? 1) * outElems : 0;
+      return 2 * outElems * tailElements(w, 1) + (ins[2] ? outElems : 0) + act;
     }
     case "ConvTranspose": {
       // W is [Cin, Cout/groups, k...]: each input element scatters into (Cout/groups)·k outputs
@@ -387,6 +422,11 @@ export function sizeBytes(t: ValueType | undefined): number {
 function intAttr(attrs: Attribute[], name: string, def: number): number {
   const a = attrs.find((x) => x.name === name);
   return a?.type === "int" ? a.value : def;
+}
+
+function stringAttr(attrs: Attribute[], name: string): string | undefined {
+  const a = attrs.find((x) => x.name === name);
+  return a?.type === "string" ? a.value : undefined;
 }
 
 function ints(attrs: Attribute[], name: string): number[] | undefined {

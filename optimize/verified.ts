@@ -20,6 +20,7 @@ import { loadRulePacks } from "../rules/load.ts";
 import { attrDefaults, ruleLibrary } from "../rules/library.ts";
 import { type GateReport, gateRules } from "../verify/gate.ts";
 import { SaturnError } from "../errors.ts";
+import { withoutDuplicateContractions } from "./no_duplicates.ts";
 import { DEFAULT_LIMITS, type Extractor, optimizeModel, type OptimizeReport } from "./optimize.ts";
 
 /** How candidates are chosen from the saturated e-graph. */
@@ -146,9 +147,10 @@ export async function optimize(model: Model, options: OptimizeOptions = {}): Pro
     onProgress: onProgress && ((done, total, rule) => onProgress({ phase: "verify", done, total, rule })),
   });
   const cost = options.cost ?? new AnalyticalCost();
-  const extract: Extractor = method === "ilp"
-    ? (eg, m, roots) => extractIlp(eg, m, roots, { timeLimitMs })
-    : extractGreedy;
+  // never a contraction computed twice from one input and weights, whatever the cost says
+  const extract: Extractor = withoutDuplicateContractions(
+    method === "ilp" ? (eg, m, roots) => extractIlp(eg, m, roots, { timeLimitMs }) : extractGreedy,
+  );
   const { model: out, report } = await optimizeModel(model, {
     rules: verification.applied,
     library: options.library ?? ruleLibrary,
