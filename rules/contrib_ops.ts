@@ -3,10 +3,12 @@
  * that the e-graph can type them and the reference interpreter can run optimized models:
  * `com.microsoft` Gelu, FastGelu and FusedConv (Conv, then an optional sum input Z, then an
  * activation), and SimplifiedLayerNormalization (which ONNX Runtime registers in the ONNX domain,
- * version 1; it is RMSNormalization under another name).
+ * version 1; it is RMSNormalization under another name); MatMulNBits (block-quantized weights) is
+ * defined in `ir/ops/matmul_nbits.ts` and registered by importing this file.
  * @module
  */
 import "../ir/ops/all.ts";
+import "../ir/ops/matmul_nbits.ts";
 import { findOp, type OpDef, registerOps } from "../ir/ops/registry.ts";
 import { erf, inferSame, requireDtype, unaryNumber } from "../ir/ops/_elementwise.ts";
 import { isFloat } from "../ir/dtype.ts";
