@@ -22,6 +22,7 @@ import { type GateReport, gateRules } from "../verify/gate.ts";
 import { SaturnError } from "../errors.ts";
 import { withoutDuplicateContractions } from "./no_duplicates.ts";
 import { DEFAULT_LIMITS, type Extractor, optimizeModel, type OptimizeReport } from "./optimize.ts";
+import { type QuantOptions, type QuantReport, quantizeModel } from "./quantize.ts";
 
 /** How candidates are chosen from the saturated e-graph. */
 export type ExtractionMethod = "ilp" | "greedy";
@@ -77,6 +78,11 @@ export interface OptimizeOptions {
   cacheFile?: string;
   /** Called as rules are verified and as saturation proceeds. */
   onProgress?: (p: OptimizeProgress) => void;
+  /**
+   * Quantize weights after the rules (`optimize/quantize.ts`): int8 or int4, kept per layer only
+   * within the accuracy budget measured on seeded inputs. None by default.
+   */
+  quant?: QuantOptions;
 }
 
 /** What `optimize` returns: the new model, what the optimizer did, and what the verification gate decided. */
@@ -89,6 +95,8 @@ export interface OptimizeResult {
   verification: GateReport;
   /** The name of the cost model that priced the extraction. */
   costName: string;
+  /** What quantization did per layer, with the measured errors (only with `quant`). */
+  quant?: QuantReport;
 }
 
 function positive(name: string, v: number, integer = false): number {
@@ -162,5 +170,7 @@ export async function optimize(model: Model, options: OptimizeOptions = {}): Pro
     extract,
     onIteration: onProgress && ((iteration) => onProgress({ phase: "saturate", iteration })),
   });
-  return { model: out, report, verification, costName: cost.name };
+  if (!options.quant) return { model: out, report, verification, costName: cost.name };
+  const q = quantizeModel(out, options.quant);
+  return { model: q.model, report, verification, costName: cost.name, quant: q.report };
 }
