@@ -124,11 +124,15 @@ export function writeShippedVerdicts(vs: StoredVerdict[]): string {
   return file.pathname;
 }
 
+/** The user's cache folder: `$SATURN_CACHE_DIR`, else `$XDG_CACHE_HOME/saturn`, else `~/.cache/saturn`. */
+export function saturnCacheDir(): string {
+  return Deno.env.get("SATURN_CACHE_DIR") ??
+    path.join(Deno.env.get("XDG_CACHE_HOME") ?? path.join(Deno.env.get("HOME") ?? ".", ".cache"), "saturn");
+}
+
 /** The user's verdict cache file. */
 export function userCacheFile(): string {
-  const base = Deno.env.get("SATURN_CACHE_DIR") ??
-    path.join(Deno.env.get("XDG_CACHE_HOME") ?? path.join(Deno.env.get("HOME") ?? ".", ".cache"), "saturn");
-  return path.join(base, "verdicts.json");
+  return path.join(saturnCacheDir(), "verdicts.json");
 }
 
 /** The user's cached verdicts, by key. */
