@@ -4,7 +4,7 @@
  * Softmax, normalizations (incl. LRN, GroupNormalization, MVN), data movement, Resize,
  * generators and scans, TopK, Einsum, Lp pooling, gather/scatter, quantization and integer
  * matmuls and convolutions, one-hot, RotaryEmbedding, GridSample, CenterCropPad, BitShift, the
- * ONNX Attention op.
+ * ONNX Attention op, com.microsoft MatMulNBits (packed weights dequantized in the kernel).
  * @module
  */
 import "./elementwise.ts";
@@ -36,3 +36,4 @@ import "./grid_sample.ts";
 import "./crop_pad.ts";
 import "./bitshift.ts";
 import "./qconv.ts";
+import "./matmul_nbits.ts";

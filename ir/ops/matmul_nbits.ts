@@ -66,8 +66,46 @@ export function unpackCode(bytes: ArrayLike<number>, at: number, i: number, bits
 }
 
 /**
+ * Check B, scales, zero points and g_idx against the node's shape (fails with the node's error on
+ * a mismatch, and on g_idx beside packed uint8 zero points); returns each k's block.
+ */
+export function checkNBits(
+  ctx: NodeContext,
+  s: NBitsShape,
+  b: Tensor,
+  scales: Tensor,
+  zp?: Tensor,
+  gIdx?: Tensor,
+): (k: number) => number {
+  const { K, N, blockSize, blocks, blob, zpRow } = s;
+  if (b.dtype !== DataType.UINT8) ctx.fail(`B must be uint8, got ${dtypeName(b.dtype)}`);
+  if (b.dims.length !== 3 || b.dims[0] !== N || b.dims[1] !== blocks || b.dims[2] !== blob) {
+    ctx.fail(`B of shape [${b.dims}] does not match [N, n_blocks, blob_size] = [${N}, ${blocks}, ${blob}]`);
+  }
+  if (scales.size !== N * blocks) ctx.fail(`scales has ${scales.size} elements, expected N · n_blocks = ${N * blocks}`);
+  if (!isFloat(scales.dtype)) ctx.fail(`scales must be floats, got ${dtypeName(scales.dtype)}`);
+  const packedZp = zp !== undefined && zp.dtype === DataType.UINT8;
+  if (zp && !packedZp && zp.dtype !== scales.dtype) {
+    ctx.fail(`zero_points must be uint8 or the scales' type, got ${dtypeName(zp.dtype)}`);
+  }
+  if (zp && zp.size !== (packedZp ? N * zpRow : N * blocks)) {
+    ctx.fail(`zero_points has ${zp.size} elements, expected ${packedZp ? N * zpRow : N * blocks}`);
+  }
+  if (!gIdx) return (k) => Math.floor(k / blockSize);
+  if (packedZp) {
+    ctx.fail("g_idx with packed uint8 zero_points is not supported (ONNX Runtime ignores those zero points)");
+  }
+  if (gIdx.size !== K) ctx.fail(`g_idx has ${gIdx.size} elements, expected K = ${K}`);
+  const g = toNumbers(gIdx);
+  for (let k = 0; k < K; k++) {
+    if (!(g[k] >= 0 && g[k] < blocks)) ctx.fail(`g_idx[${k}] = ${g[k]} is not a block in [0, ${blocks})`);
+  }
+  return (k) => g[k];
+}
+
+/**
  * The dequantized weight of a MatMulNBits node as [N, K] in float64, from its B, scales, optional
- * zero points and g_idx (checked against the shape; fails with the node's error on a mismatch).
+ * zero points and g_idx (checked by `checkNBits`).
  */
 export function dequantizeNBits(
   ctx: NodeContext,
@@ -77,31 +115,9 @@ export function dequantizeNBits(
   zp?: Tensor,
   gIdx?: Tensor,
 ): Float64Array {
-  const { K, N, bits, blockSize, blocks, blob, zpRow } = s;
-  if (b.dtype !== DataType.UINT8) ctx.fail(`B must be uint8, got ${dtypeName(b.dtype)}`);
-  if (b.dims.length !== 3 || b.dims[0] !== N || b.dims[1] !== blocks || b.dims[2] !== blob) {
-    ctx.fail(`B of shape [${b.dims}] does not match [N, n_blocks, blob_size] = [${N}, ${blocks}, ${blob}]`);
-  }
-  if (scales.size !== N * blocks) ctx.fail(`scales has ${scales.size} elements, expected N · n_blocks = ${N * blocks}`);
+  const { K, N, bits, blocks, blob, zpRow } = s;
+  const blockOf = checkNBits(ctx, s, b, scales, zp, gIdx);
   const packedZp = zp !== undefined && zp.dtype === DataType.UINT8;
-  if (zp && !packedZp && zp.dtype !== scales.dtype) {
-    ctx.fail(`zero_points must be uint8 or the scales' type, got ${dtypeName(zp.dtype)}`);
-  }
-  if (zp && zp.size !== (packedZp ? N * zpRow : N * blocks)) {
-    ctx.fail(`zero_points has ${zp.size} elements, expected ${packedZp ? N * zpRow : N * blocks}`);
-  }
-  let blockOf: (k: number) => number = (k) => Math.floor(k / blockSize);
-  if (gIdx) {
-    if (packedZp) {
-      ctx.fail("g_idx with packed uint8 zero_points is not supported (ONNX Runtime ignores those zero points)");
-    }
-    if (gIdx.size !== K) ctx.fail(`g_idx has ${gIdx.size} elements, expected K = ${K}`);
-    const g = toNumbers(gIdx);
-    for (let k = 0; k < K; k++) {
-      if (!(g[k] >= 0 && g[k] < blocks)) ctx.fail(`g_idx[${k}] = ${g[k]} is not a block in [0, ${blocks})`);
-    }
-    blockOf = (k) => g[k];
-  }
   const bv = b.data as Uint8Array, sv = toNumbers(scales);
   const zv = zp ? (packedZp ? (zp.data as Uint8Array) : toNumbers(zp)) : undefined;
   const mid = 1 << (bits - 1);
