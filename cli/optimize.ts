@@ -1,11 +1,14 @@
 /**
  * `saturn optimize MODEL [-o OUT] [--rules FILE…] [--without PACK…] [--time-limit S]
- * [--node-limit N] [--extract greedy|ilp] [--check [--dim NAME=N | INPUT:AXIS=N…] [--inputs F.json]] [--json]`.
+ * [--node-limit N] [--extract greedy|ilp] [--quant int8|int4 [--block N] [--accuracy-budget X]] [--check [--dim NAME=N | INPUT:AXIS=N…] [--inputs F.json]] [--json]`.
  *
  * Writes MODEL.opt.onnx beside the input by default (never over it, atomically). With
  * `--check`, original and optimized run on the same inputs first — those `--inputs` gives, seeded
  * random ones for the rest, symbolic dims sized by `--dim` as `saturn run` takes them; on a
- * mismatch nothing is written and the exit code is 3.
+ * mismatch nothing is written and the exit code is 3. With `--quant`, weights are quantized after
+ * the rules, layer by layer within the accuracy budget (`optimize/quantize.ts`), and the report
+ * gives each layer's bytes and measured error; a quantized model is held to that budget, not to
+ * equal outputs, so `--check` and `--quant` do not go together.
  * @module
  */
 import * as path from "node:path";
@@ -13,6 +16,7 @@ import { parseArgs } from "node:util";
 import { SaturnError } from "../errors.ts";
 import { readFileOrFail, saveOnnx } from "../onnx/load.ts";
 import { optimize, OPTIMIZE_DEFAULTS, type OptimizeResult } from "../optimize/verified.ts";
+import { QUANT_DEFAULTS, type QuantReport } from "../optimize/quantize.ts";
 import { checkEquivalent, type CheckOptions } from "../verify/check.ts";
 import { checkDimNames, inputsFromJson } from "../verify/inputs.ts";
 import type { Model } from "../ir/graph.ts";
@@ -41,6 +45,9 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
       dim: { type: "string", multiple: true },
       inputs: { type: "string" },
       "trust-rules": { type: "boolean", default: false },
+      quant: { type: "string" },
+      block: { type: "string" },
+      "accuracy-budget": { type: "string" },
       json: { type: "boolean", default: false },
     },
   });
@@ -55,6 +62,7 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
   if (values.extract !== "greedy" && values.extract !== "ilp") {
     throw new SaturnError("BAD_ARGUMENT", `--extract ${values.extract}: expected greedy or ilp`);
   }
+  const quant = quantOptions(values);
   const file = positionals[0];
   const out = values.output ?? file.replace(/\.onnx$/i, "") + ".opt.onnx";
   const outDir = path.dirname(path.resolve(out));
@@ -78,6 +86,7 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
       nodeLimit,
       timeLimitMs: timeLimit * 1000,
       extract: values.extract,
+      quant,
       onProgress: (p) =>
         bar?.update(
           p.phase === "verify"
@@ -162,6 +171,9 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
         verifiedNow: gate.verifiedNow.map((v) => ({ rule: v.name, status: v.status })),
         trusted: gate.trusted,
       },
+      quant: result.quant
+        ? { ...result.quant, fileBytesBefore: Deno.statSync(file).size, fileBytesAfter: Deno.statSync(out).size }
+        : null,
       check: check
         ? {
           passed: true,
@@ -199,6 +211,7 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
       r.ms.saturate.toFixed(0)
     } ms, extract ${r.ms.extract.toFixed(0)} ms`,
   );
+  if (result.quant) { for (const l of quantLines(result.quant, file, out)) io.out(l); }
   if (check) {
     const tols = describeTolerances(check.tolerances);
     const { given, defaultsFed } = check.inputs;
@@ -213,6 +226,78 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
     io.out(`  check: outputs match on seeds ${seeds}${from ? `, with ${from}` : ""} (${ex}, ${tols})`);
   }
   return 0;
+}
+
+/** `--quant`, `--block` and `--accuracy-budget` as the library's quantization options. */
+function quantOptions(values: { quant?: string; block?: string; "accuracy-budget"?: string; check?: boolean }) {
+  if (values.quant === undefined) {
+    if (values.block !== undefined || values["accuracy-budget"] !== undefined) {
+      throw new SaturnError("BAD_ARGUMENT", "--block and --accuracy-budget set how --quant quantizes: add --quant");
+    }
+    return undefined;
+  }
+  if (values.quant !== "int8" && values.quant !== "int4") {
+    throw new SaturnError("BAD_ARGUMENT", `--quant ${values.quant}: expected int8 or int4`);
+  }
+  if (values.check) {
+    throw new SaturnError(
+      "BAD_ARGUMENT",
+      "--check asks for the same outputs, --quant for outputs within --accuracy-budget: use one",
+    );
+  }
+  const block = values.block === undefined ? QUANT_DEFAULTS.block : Number(values.block);
+  if (![16, 32, 64, 128, 256].includes(block)) {
+    throw new SaturnError("BAD_ARGUMENT", `--block ${values.block}: expected 16, 32, 64, 128 or 256`);
+  }
+  if (values.block !== undefined && values.quant === "int8") {
+    throw new SaturnError("BAD_ARGUMENT", "--block sets int4 blocks; int8 is per output channel");
+  }
+  const budgetText = values["accuracy-budget"];
+  const accuracyBudget = budgetText === undefined ? QUANT_DEFAULTS.accuracyBudget : Number(budgetText);
+  if (!(accuracyBudget >= 0 && accuracyBudget < 1) || budgetText?.trim() === "") {
+    throw new SaturnError(
+      "BAD_ARGUMENT",
+      `--accuracy-budget ${budgetText}: expected a number in [0, 1) (the largest 1 − cosine similarity accepted)`,
+    );
+  }
+  return { precision: values.quant, block, accuracyBudget } as const;
+}
+
+/** The report of `--quant`: per layer what was quantized, bytes and measured error; the file sizes. */
+function quantLines(q: QuantReport, file: string, out: string): string[] {
+  const kb = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+  const before = Deno.statSync(file).size, after = Deno.statSync(out).size;
+  const done = q.layers.filter((l) => l.quantized);
+  const lines = [
+    `  quant ${q.precision}${
+      q.precision === "int4" ? ` (block ${q.block})` : ""
+    }: ${done.length} of ${q.layers.length} layers quantized; budget 1 − cosine ≤ ${q.accuracyBudget}`,
+  ];
+  const w = Math.max(6, ...q.layers.map((l) => l.weight.length));
+  for (const l of q.layers) {
+    const err = Number.isNaN(l.cosine)
+      ? "not measured"
+      : `cosine ${l.cosine.toFixed(5)}, max rel err ${l.maxRelError.toExponential(2)}`;
+    const what = l.quantized ? l.rule : `float (${l.reason})`;
+    lines.push(
+      `    ${l.weight.padEnd(w)}  ${l.op.padEnd(6)}  ${kb(l.bytesBefore).padStart(10)} → ${
+        kb(l.quantized ? l.bytesAfter : l.bytesBefore).padStart(10)
+      }  ${err}  ${what}`,
+    );
+  }
+  for (const o of q.outputs) {
+    lines.push(
+      `    output ${o.output}: cosine ${o.cosine.toFixed(5)}, max rel err ${
+        o.maxRelError.toExponential(2)
+      } (${q.measuredOn}, seeds ${q.seeds.join(", ")})`,
+    );
+  }
+  lines.push(
+    `    weights ${kb(q.bytesBefore)} → ${kb(q.bytesAfter)}; file ${kb(before)} → ${kb(after)} (${
+      (before / after).toFixed(2)
+    }× smaller)`,
+  );
+  return lines;
 }
 
 /** `--dim` and `--inputs` as options of `checkEquivalent`; both size the inputs of `--check` only. */

@@ -10,7 +10,7 @@
  *    weight replaced by its dequantized value (what the rewrite computes with, `QuantRewrite`'s
  *    invariant); a layer whose output error alone breaks the budget stays float.
  * 3. Together: all accepted layers at once; while the error breaks the budget, the layer with the
- *    largest error of its own goes back to float.
+ *    largest error of its own per byte it saves goes back to float.
  * 4. The accepted rewrites are applied; where the reference can run the quantized graph, the final
  *    error is measured on that graph itself.
  *
@@ -29,6 +29,7 @@ import { findUnsupported, runModel } from "../ir/interpreter.ts";
 import { validateGraph } from "../ir/validate.ts";
 import { randomInputs } from "../verify/inputs.ts";
 import type { DimSizes } from "../verify/input_dims.ts";
+import { CONSTANT_RULES } from "../rules/quant/constants.ts";
 import { QUANT_RULES, type QuantContext, type QuantRewrite, type QuantRule } from "../rules/quant/mod.ts";
 import { budgetError, type OutputError, outputErrors } from "./quant_error.ts";
 
@@ -233,9 +234,10 @@ export function quantizeModel(model: Model, options: QuantOptions): { model: Mod
   }
   const bits = precision === "int4" ? 4 : 8;
   const symmetric = !options.zeroPoints;
-  // a zero-point rule where one exists for the op, else the symmetric one (embeddings)
+  // a zero-point rule where one exists for the op, else the symmetric one; other constants int8 always
   const rules = QUANT_RULES.filter((r) => r.bits === bits && (r.symmetric === symmetric || bits === 8))
-    .concat(symmetric ? [] : QUANT_RULES.filter((r) => r.bits === bits && r.symmetric));
+    .concat(symmetric ? [] : QUANT_RULES.filter((r) => r.bits === bits && r.symmetric))
+    .concat(bits === 4 ? CONSTANT_RULES : []);
   const { sites, shared } = findSites(model, rules, block);
   const seeds = [...(options.seeds ?? [1, 2])];
   // integer inputs drawn from a wide range (kept below known index bounds): embeddings get exercised
@@ -252,6 +254,8 @@ export function quantizeModel(model: Model, options: QuantOptions): { model: Mod
     maxRelError: Math.max(0, ...e.map((x) => x.maxRelError)),
     quantized: false,
   });
+  const saved = (s: Site) =>
+    tensorBytes(model.graph.initializers.get(s.weight)!) - bytesOf(s.rewrite.initializers.values());
   const layers: QuantLayer[] = [];
   const measured = new Map<Site, number>();
   const floatOutputs = outputErrors(exact, exact).length > 0;
@@ -281,7 +285,9 @@ export function quantizeModel(model: Model, options: QuantOptions): { model: Mod
     const fake = new Map(accepted.map((s) => [s.weight, s.rewrite.dequantized]));
     final = outputErrors(exact, run(withWeights(model, fake), inputs));
     if (budgetError(final) <= budget) break;
-    const worst = accepted.reduce((a, b) => (measured.get(b)! > measured.get(a)! ? b : a));
+    // back to float: the layer with the most error for the bytes it saves
+    const cost = (s: Site) => measured.get(s)! / Math.max(1, saved(s));
+    const worst = accepted.reduce((a, b) => (cost(b) > cost(a) ? b : a));
     layers[sites.indexOf(worst)].reason = "with the other layers quantized the outputs broke the budget";
     accepted = accepted.filter((s) => s !== worst);
     final = [];
