@@ -28,6 +28,8 @@ const COMMANDS: Record<string, string> = {
     "bench MODEL [--vs ortweb,ort] [--iters N] [--f16] [--profile] [--json]   latency: Saturn vs ONNX Runtime Web vs ORT CPU",
   verify:
     "verify [FILE…] [--all] [--json]             verdicts for rules (proved/tested/refuted/unknown); exit 1 on a refuted rule",
+  calibrate:
+    "calibrate [--target ort|webgpu] [--budget S] [--threads N] [-o FILE] [--json]   measure this machine, train the learned cost model",
   conformance: "conformance DIR… [--backend ref|webgpu] [--filter RE] [--json]   runs folders of ONNX backend tests",
 };
 
@@ -59,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
         return await (await import("./cli/bench.ts")).benchCommand(rest, io);
       case "verify":
         return await (await import("./cli/verify.ts")).verifyCommand(rest, io);
+      case "calibrate":
+        return await (await import("./cli/calibrate.ts")).calibrateCommand(rest, io);
       case "conformance":
         return await (await import("./cli/conformance.ts")).conformanceCommand(rest, io);
       case undefined:
