@@ -51,6 +51,12 @@ export interface Subst {
   classes: Map<string, ClassId>;
   /** Attribute variables → the value each matched (defaults included). */
   attrs: Map<string, unknown>;
+  /**
+   * Attribute variables bound from an attribute the node left unset (their value is the default):
+   * copied to the right-hand side they stay unset, so a default that depends on other attributes
+   * or the inputs (Conv's pads under auto_pad) keeps meaning what it meant.
+   */
+  unset?: Set<string>;
 }
 
 /**
@@ -73,7 +79,9 @@ export interface MatchEnv {
 }
 
 function cloneSubst(s: Subst): Subst {
-  return { classes: new Map(s.classes), attrs: new Map(s.attrs) };
+  const c: Subst = { classes: new Map(s.classes), attrs: new Map(s.attrs) };
+  if (s.unset) c.unset = new Set(s.unset);
+  return c;
 }
 
 /**
@@ -138,6 +146,7 @@ function matchAttrs(env: MatchEnv, node: ENode, pats: AttrPattern[], s: Subst): 
       } else {
         if (out === s) out = cloneSubst(s);
         out.attrs.set(p.term.name, value);
+        if (!a) (out.unset ??= new Set()).add(p.term.name);
       }
     } else return undefined; // calls only on right-hand sides
   }
@@ -311,6 +320,12 @@ function isStableDefault(env: MatchEnv, p: Extract<Pattern, { kind: "op" }>, att
   return newest !== undefined && sameAttrValue(v, newest);
 }
 
+/** `v` is `op`'s default for `attr` at the e-graph's opset, or that default depends on the node. */
+function isSameOrNodeDefault(env: MatchEnv, p: Extract<Pattern, { kind: "op" }>, attr: string, v: unknown): boolean {
+  const here = env.defaults(p.op, attr, undefined, env.eg, p.domain ?? "");
+  return here === undefined || sameAttrValue(v, here);
+}
+
 /** Add the right-hand side `p` to the e-graph under `s`; returns its class or undefined (abort). */
 export function instantiate(env: MatchEnv, lib: Library, p: Pattern, s: Subst): ClassId | undefined {
   const eg = env.eg;
@@ -342,6 +357,9 @@ export function instantiate(env: MatchEnv, lib: Library, p: Pattern, s: Subst): 
         // e-node per meaning), unless that default changed with the opset (Softmax's axis: -1
         // from 13, 1 before): such a value is written out, so it never takes another default
         if (a.term.kind === "var" && isStableDefault(env, p, a.name, v)) continue;
+        // copied from an unset attribute: unset again where this op's default is that value at this
+        // opset, or depends on the node (Conv's pads: zeros, or what auto_pad makes them)
+        if (a.term.kind === "var" && s.unset?.has(a.term.name) && isSameOrNodeDefault(env, p, a.name, v)) continue;
         const at = attrOf(a.name, v, a.term.type);
         if (at) attrs.push(at);
       }

@@ -8,6 +8,9 @@ import { assert } from "./_assert.ts";
 import { attr, graphModel, matchesNodes, matchesReference, node, nodesModel } from "./_models.ts";
 import { float32Tensor, int64Tensor, type Tensor } from "../ir/tensor.ts";
 import { runModel } from "../ir/interpreter.ts";
+import { saveOnnx } from "../onnx/load.ts";
+import { runOrt } from "../verify/ort.ts";
+import { optimize } from "../optimize/verified.ts";
 import { compareTensors } from "../conformance/compare.ts";
 
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null) ?? null;
@@ -137,4 +140,30 @@ Deno.test({
       await matchesReference(graphModel(nodes, { x: [2, 7] }, outputs, { split }), { x }, { supported: true });
     }
   },
+});
+
+Deno.test("a Conv with auto_pad fused with its activation keeps pads unset: ONNX Runtime loads the result (fuzz seed 100, graph 5671)", async () => {
+  const model = graphModel(
+    [node("Conv", ["x", "w"], ["c"], [attr("auto_pad", "SAME_UPPER")]), node("Sigmoid", ["c"], ["y"])],
+    { x: [1, 2, 3, 3] },
+    ["y"],
+    { w: float32Tensor([1, 2, 2, 2], [0.5, -1, 0.25, 2, -0.5, 1, 0.75, -2]) },
+    { opset: 21 },
+  );
+  const { model: out } = await optimize(model, { cacheFile: await Deno.makeTempFile() });
+  for (const n of out.graph.nodes) {
+    const names = n.attributes.map((a) => a.name);
+    assert(!(names.includes("auto_pad") && names.includes("pads")), `${n.opType} has both auto_pad and pads`);
+  }
+  const dir = await Deno.makeTempDir();
+  try {
+    saveOnnx(model, `${dir}/in.onnx`);
+    saveOnnx(out, `${dir}/out.onnx`);
+    const feeds = new Map([["x", float32Tensor([1, 2, 3, 3], Array.from({ length: 18 }, (_, i) => (i % 7) - 3))]]);
+    const want = (await runOrt(`${dir}/in.onnx`, feeds)).get("y")!;
+    const got = (await runOrt(`${dir}/out.onnx`, feeds)).get("y")!;
+    assert(compareTensors(got, want, { atol: 1e-6, rtol: 1e-5 }) === undefined, "outputs differ");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
