@@ -14,6 +14,13 @@ import { unsupportedNodes } from "../codegen/plan.ts";
 import { createSession } from "../webgpu/session.ts";
 import { runModel } from "../ir/interpreter.ts";
 import { float32Tensor, type Tensor, toNumbers } from "../ir/tensor.ts";
+import { loadOnnx } from "../onnx/load.ts";
+import { encodeModel } from "../onnx/encode.ts";
+import { quantizeModel } from "../optimize/quantize.ts";
+import { randomInputs } from "../verify/inputs.ts";
+import { runOrt } from "../verify/ort.ts";
+import { compareTensors } from "../conformance/compare.ts";
+import { modelPath } from "./_helpers.ts";
 
 const ignore = (await gpuAdapter()) === null;
 if (ignore) console.warn("webgpu_nbits_test: no WebGPU adapter here; GPU tests skipped");
@@ -128,4 +135,29 @@ Deno.test("MatMulNBits on WebGPU: runtime weights, malformed weights and g_idx b
   const g = nbitsModel({ ...c, gIdx: true }, nbitsWeights({ ...c, gIdx: true }));
   assert(/g_idx with packed uint8 zero_points/.test(reasons(g)[0] ?? ""), reasons(g).join());
   assertEquals(reasons(nbitsModel(c, w)), []);
+});
+
+Deno.test({
+  name:
+    "int4-quantized gpt2_tiny, llama_tiny_dynamo and bert_tiny run on WebGPU through the MatMulNBits kernels and agree with onnxruntime-node",
+  ignore,
+  async fn() {
+    for (const path of [modelPath("gpt2_tiny"), modelPath("llama_tiny_dynamo"), "examples/bert_tiny.onnx"]) {
+      const q = quantizeModel(loadOnnx(path), { precision: "int4" }).model;
+      const nbits = q.graph.nodes.filter((n) => n.opType === "MatMulNBits").length;
+      assert(nbits > 0, `${path}: no MatMulNBits`);
+      const inputs = randomInputs(q, { seed: 1 });
+      const session = await createSession(q);
+      try {
+        assertEquals(session.plan.kernels.filter((k) => k.name.startsWith("MatMulNBits")).length, nbits);
+        const got = await session.run(inputs);
+        for (const [name, want] of await runOrt(encodeModel(q).bytes, inputs)) {
+          const why = compareTensors(got.get(name) as Tensor, want, { atol: 1e-4, rtol: 1e-3 });
+          assert(!why, `${path} output ${name}: ${why}`);
+        }
+      } finally {
+        session.destroy();
+      }
+    }
+  },
 });
