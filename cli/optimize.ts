@@ -1,6 +1,7 @@
 /**
  * `saturn optimize MODEL [-o OUT] [--rules FILE…] [--without PACK…] [--time-limit S]
- * [--node-limit N] [--extract greedy|ilp] [--quant int8|int4 [--block N] [--accuracy-budget X]] [--check [--dim NAME=N | INPUT:AXIS=N…] [--inputs F.json]] [--json]`.
+ * [--node-limit N] [--extract greedy|ilp] [--quant int8|int4 [--block N] [--accuracy-budget X]] [--check [--dim NAME=N | INPUT:AXIS=N…] [--inputs F.json]] [--json]
+ * [--target ort|webgpu] [--cost learned|measured|analytic] [--measure] [--bench] [--no-guard]`.
  *
  * Writes MODEL.opt.onnx beside the input by default (never over it, atomically). With
  * `--check`, original and optimized run on the same inputs first — those `--inputs` gives, seeded
@@ -9,6 +10,12 @@
  * the rules, layer by layer within the accuracy budget (`optimize/quantize.ts`), and the report
  * gives each layer's bytes and measured error; a quantized model is held to that budget, not to
  * equal outputs, so `--check` and `--quant` do not go together.
+ *
+ * `--target` picks the runtime the output is for (rule packs and costs), `--cost` how candidates
+ * are priced, `--measure` measures every candidate on this machine first (cached). The measured
+ * guard (the library's, `optimize/guard.ts`) times input and output on target `ort` and never
+ * writes a slower output; `--no-guard` skips it, `--bench` prints both latencies and the speed-up
+ * (`--dim` and `--inputs` size their inputs too).
  * @module
  */
 import * as path from "node:path";
@@ -16,6 +23,9 @@ import { parseArgs } from "node:util";
 import { SaturnError } from "../errors.ts";
 import { readFileOrFail, saveOnnx } from "../onnx/load.ts";
 import { optimize, OPTIMIZE_DEFAULTS, type OptimizeResult } from "../optimize/verified.ts";
+import { COST_NAMES, type CostName } from "../optimize/target_cost.ts";
+import type { GuardReport } from "../optimize/guard.ts";
+import { parseTarget } from "../rules/targets.ts";
 import { QUANT_DEFAULTS, type QuantReport } from "../optimize/quantize.ts";
 import { checkEquivalent, type CheckOptions } from "../verify/check.ts";
 import { checkDimNames, inputsFromJson } from "../verify/inputs.ts";
@@ -49,6 +59,11 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
       block: { type: "string" },
       "accuracy-budget": { type: "string" },
       json: { type: "boolean", default: false },
+      target: { type: "string", default: OPTIMIZE_DEFAULTS.target },
+      cost: { type: "string", default: OPTIMIZE_DEFAULTS.cost },
+      measure: { type: "boolean", default: false },
+      bench: { type: "boolean", default: false },
+      "no-guard": { type: "boolean", default: false },
     },
   });
   if (positionals.length !== 1) throw new SaturnError("BAD_ARGUMENT", "optimize takes one model path");
@@ -76,6 +91,10 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
   refuseOverwrite(used, file, [out]);
   const guard = (files: string[]) => refuseOverwrite(used, file, files);
   const checkOpts = checkOptions(model, values);
+  const target = parseTarget(values.target);
+  if (!(COST_NAMES as readonly string[]).includes(values.cost)) {
+    throw new SaturnError("BAD_ARGUMENT", `--cost ${values.cost}: expected ${COST_NAMES.join(", ")}`);
+  }
   const bar = values.json ? undefined : progress(io, "optimize");
   let result: OptimizeResult;
   try {
@@ -86,12 +105,23 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
       nodeLimit,
       timeLimitMs: timeLimit * 1000,
       extract: values.extract,
+      target,
+      cost: values.cost as CostName,
+      measure: values.measure,
+      bench: values.bench,
+      guard: values["no-guard"] ? false : undefined,
+      dims: namedDims(checkOpts.dims),
+      guardInputs: checkOpts.inputs,
       quant,
       onProgress: (p) =>
         bar?.update(
           p.phase === "verify"
             ? `verifying rule ${p.done + 1}/${p.total} ${p.rule}`
-            : `iteration ${p.iteration.iteration}: ${p.iteration.nodes} e-nodes, ${p.iteration.applied} rewrites`,
+            : p.phase === "saturate"
+            ? `iteration ${p.iteration.iteration}: ${p.iteration.nodes} e-nodes, ${p.iteration.applied} rewrites`
+            : p.phase === "measure"
+            ? `measuring node ${p.done}/${p.total} on ${target}`
+            : `timing input and output on ${target}`,
         ),
     });
   } finally {
@@ -164,6 +194,9 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
       stopReason: r.run.stopReason,
       iterations: r.run.iterations.length,
       extraction: r.extraction,
+      target,
+      cost: result.costName,
+      guard: result.guard ?? null,
       ms: { ...r.ms, verify: gate.ms },
       verification: {
         applied: gate.applied.length,
@@ -203,6 +236,7 @@ export async function optimizeCommand(args: string[], io: CliIO): Promise<number
     `  e-graph: ${r.eclasses} classes, ${r.enodes} nodes; stop: ${r.run.stopReason.kind} after ${r.run.iterations.length} iterations`,
   );
   io.out(`  extraction: ${r.extraction}${r.extractionNote ? ` (${r.extractionNote})` : ""}`);
+  if (result.guard) io.out(`  ${guardLine(result.guard, target, values.bench)}`);
   const now = gate.verifiedNow.length ? `, ${gate.verifiedNow.length} verified now` : "";
   const trusted = gate.trusted.length ? `, ${gate.trusted.length} trusted unverified` : "";
   io.out(`  rules: ${gate.applied.length} applied, ${gate.skipped.length} refused${now}${trusted}`);
@@ -300,11 +334,37 @@ function quantLines(q: QuantReport, file: string, out: string): string[] {
   return lines;
 }
 
+/** Sizes of symbolic dims by name (`--dim NAME=N`; `INPUT:AXIS=N` sizes only the inputs drawn). */
+function namedDims(dims: CheckOptions["dims"]): Record<string, number> | undefined {
+  if (!dims) return undefined;
+  return Object.fromEntries(Object.entries(dims).filter(([k, v]) => !k.includes(":") && typeof v === "number"));
+}
+
+/** The guard's (or `--bench`'s) line: both latencies, the speed-up, what the guard did. */
+function guardLine(g: GuardReport, target: string, bench: boolean): string {
+  const on = target === "ort" ? "ONNX Runtime CPU" : "WebGPU";
+  if (g.action === "skipped") return `guard (${on}): not measured (${g.note ?? "no reason"})`;
+  const ms = (us: number) => `${(us / 1000).toFixed(us < 10_000 ? 3 : 1)} ms`;
+  const speed = `${(g.inputUs / g.outputUs).toFixed(2)}× (noise ±${(g.tolerance * 50).toFixed(1)}%)`;
+  const first = `the output was slower (×${g.firstRatio?.toFixed(3)})`;
+  const did = g.action === "kept"
+    ? (g.note ? `output kept (${g.note})` : "output kept")
+    : g.action === "input"
+    ? `${first}: the input is written unchanged`
+    : `${first}: ${g.action === "re-extracted" ? "re-extracted with measured costs" : "clean-up rules only"}`;
+  return `${bench ? "bench" : "guard"} (${on}): input ${ms(g.inputUs)}, output ${
+    ms(g.outputUs)
+  }, speed-up ${speed}; ${did}`;
+}
+
 /** `--dim` and `--inputs` as options of `checkEquivalent`; both size the inputs of `--check` only. */
-function checkOptions(model: Model, values: { check?: boolean; dim?: string[]; inputs?: string }): CheckOptions {
-  if (!values.check) {
+function checkOptions(
+  model: Model,
+  values: { check?: boolean; bench?: boolean; dim?: string[]; inputs?: string },
+): CheckOptions {
+  if (!values.check && !values.bench) {
     if (values.dim?.length || values.inputs) {
-      throw new SaturnError("BAD_ARGUMENT", "--dim and --inputs give the inputs of --check: add --check");
+      throw new SaturnError("BAD_ARGUMENT", "--dim and --inputs give the inputs of --check and --bench: add one");
     }
     return {};
   }

@@ -60,6 +60,8 @@ export interface MeasuredCostOptions {
   prior: CostModel;
   /** Sizes of symbolic dims by name (as the signatures were measured). */
   dims?: Readonly<Record<string, number>>;
+  /** The name in reports (`"measured"`). */
+  name?: string;
 }
 
 /**
@@ -84,8 +86,8 @@ export interface MeasuredCostOptions {
  * ```
  */
 export class MeasuredCost implements CostModel {
-  /** `"measured"`. */
-  readonly name: string = "measured";
+  /** `"measured"`, or the name given. */
+  readonly name: string;
   /** Nodes priced by a measurement, by the runtime's own fusion, and by the prior (counted per call). */
   readonly counts: { measured: number; fused: number; prior: number } = { measured: 0, fused: 0, prior: 0 };
   readonly #opts: MeasuredCostOptions;
@@ -98,6 +100,7 @@ export class MeasuredCost implements CostModel {
    */
   constructor(opts: MeasuredCostOptions) {
     this.#opts = opts;
+    this.name = opts.name ?? "measured";
   }
 
   /**

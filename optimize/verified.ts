@@ -14,15 +14,18 @@ import type { IterationStats } from "../egraph/runner.ts";
 import { extractGreedy } from "../egraph/extract_greedy.ts";
 import { extractIlp } from "../egraph/extract_ilp.ts";
 import type { CostModel } from "../cost/cost_model.ts";
-import { AnalyticalCost } from "../cost/analytical.ts";
 import type { Rule } from "../rules/rule.ts";
 import { loadRulePacks } from "../rules/load.ts";
 import { attrDefaults, ruleLibrary } from "../rules/library.ts";
 import { type GateReport, gateRules } from "../verify/gate.ts";
 import { SaturnError } from "../errors.ts";
 import { withoutDuplicateContractions } from "./no_duplicates.ts";
+import type { Value } from "../ir/values.ts";
+import { type CostTarget, packsFor, parseTarget } from "../rules/targets.ts";
+import { guardModel, type GuardReport, type ModelMeasurer, type Recovery } from "./guard.ts";
+import { costModelNamed, type CostName, measureContext, measuringFirst, targetMeasurer } from "./target_cost.ts";
 import { DEFAULT_LIMITS, type Extractor, optimizeModel, type OptimizeReport } from "./optimize.ts";
-import { type QuantOptions, type QuantReport, quantizeModel } from "./quantize.ts";
+import { quantizeModel, type QuantOptions, type QuantReport } from "./quantize.ts";
 
 /** How candidates are chosen from the saturated e-graph. */
 export type ExtractionMethod = "ilp" | "greedy";
@@ -35,12 +38,32 @@ export const OPTIMIZE_DEFAULTS: {
   readonly extract: ExtractionMethod;
   readonly trustRules: boolean;
   readonly shippedPacks: boolean;
-} = { ...DEFAULT_LIMITS, extract: "ilp", trustRules: false, shippedPacks: true };
+  readonly target: CostTarget;
+  readonly cost: CostName;
+  readonly guardBudgetMs: number;
+  readonly benchBudgetMs: number;
+  readonly measureBudgetMs: number;
+} = {
+  ...DEFAULT_LIMITS,
+  extract: "ilp",
+  trustRules: false,
+  shippedPacks: true,
+  target: "ort",
+  cost: "learned",
+  guardBudgetMs: 1500,
+  benchBudgetMs: 5000,
+  measureBudgetMs: 60_000,
+};
+
+/** What the guard's clean-up fallback leaves out: every fusion and layout pack (the neutral clean-ups stay). */
+export const CLEANUP_WITHOUT: readonly string[] = ["core/fusion", "layout", "ort", "webgpu"];
 
 /** Progress of a long `optimize`: rules being verified, then saturation iterations. */
 export type OptimizeProgress =
   | { phase: "verify"; done: number; total: number; rule: string }
-  | { phase: "saturate"; iteration: IterationStats };
+  | { phase: "saturate"; iteration: IterationStats }
+  | { phase: "measure"; done: number; total: number }
+  | { phase: "guard" };
 
 /** Options of `optimize`; every one has a default (`OPTIMIZE_DEFAULTS`, the shipped packs, the analytical cost). */
 export interface OptimizeOptions {
@@ -68,8 +91,39 @@ export interface OptimizeOptions {
   timeLimitMs?: number;
   /** Extraction: the ILP, shared sub-graphs counted once, with greedy as its fallback (`"ilp"`), or greedy. */
   extract?: ExtractionMethod;
-  /** The cost the extraction minimizes (the analytical roofline). */
-  cost?: CostModel;
+  /**
+   * The runtime the output is for (`"ort"`): `ort` leaves out Saturn's codegen fusions, `webgpu`
+   * ONNX Runtime's contrib fusions (`rules/targets.ts`), and costs are those of that runtime.
+   */
+  target?: CostTarget;
+  /**
+   * The cost the extraction minimizes: a model, or a name (`optimize/target_cost.ts`): `"learned"`
+   * (default: measured on this machine where cached, the target's learned model elsewhere, the
+   * analytical roofline last), `"measured"` (measured where cached, else the roofline) or `"analytic"`.
+   */
+  cost?: CostModel | CostName;
+  /**
+   * Measure every candidate node of the saturated e-graph on the target first (cached per machine),
+   * so the extraction prices by measurements (off); an object sets the budget (60 s per graph).
+   */
+  measure?: boolean | { budgetMs?: number };
+  /**
+   * The measured guard (`optimize/guard.ts`): time input and output on the target and never return a
+   * slower output (default: on for target `ort`, about 2 s; off for `webgpu`).
+   */
+  guard?: boolean;
+  /** Time input and output on the target with a larger budget (5 s) and report it in `guard` (off). */
+  bench?: boolean;
+  /** ONNX Runtime's intra-op threads for measurements and the guard (0: its default). */
+  threads?: number;
+  /** Sizes of symbolic dims by name, for node signatures and the guard's inputs (unlisted: 1 for inputs). */
+  dims?: Record<string, number>;
+  /** Values of inputs for the guard's runs (others are drawn, seeded). */
+  guardInputs?: ReadonlyMap<string, Value>;
+  /** Where measured costs are cached (`costs.json` in the user's cache folder). */
+  costCacheFile?: string;
+  /** Times two models on the target (default: `targetMeasurer`); for tests and other runtimes. */
+  measurer?: ModelMeasurer;
   /** Builders, attribute functions and guards the rules may name (the shipped library). */
   library?: Library;
   /** Attribute defaults for matching unset attributes (ONNX's, opset-aware). */
@@ -95,6 +149,8 @@ export interface OptimizeResult {
   verification: GateReport;
   /** The name of the cost model that priced the extraction. */
   costName: string;
+  /** The measured guard's report (input and output latency on the target, what it did), when it ran. */
+  guard?: GuardReport;
   /** What quantization did per layer, with the measured errors (only with `quant`). */
   quant?: QuantReport;
 }
@@ -126,6 +182,71 @@ function positive(name: string, v: number, integer = false): number {
  */
 export async function optimize(model: Model, options: OptimizeOptions = {}): Promise<OptimizeResult> {
   const d = OPTIMIZE_DEFAULTS;
+  const target = parseTarget(options.target ?? d.target);
+  const guardOn = options.guard ?? target === "ort";
+  const { onProgress } = options;
+  const ctx = await measureContext(target, {
+    threads: options.threads,
+    dims: options.dims,
+    cacheFile: options.costCacheFile,
+  });
+  const measureBudget = typeof options.measure === "object" ? options.measure.budgetMs : undefined;
+  const measuring = (e: Extractor) =>
+    measuringFirst(e, ctx, {
+      budgetMs: measureBudget ?? d.measureBudgetMs,
+      onProgress: onProgress && ((done, total) => onProgress({ phase: "measure", done, total })),
+    });
+  const cost = typeof options.cost === "object" ? options.cost : costModelNamed(options.cost ?? d.cost, ctx);
+  const first = await optimizeOnce(model, options, target, cost, options.measure ? measuring : (e) => e);
+  if (!guardOn && !options.bench) return first;
+  onProgress?.({ phase: "guard" });
+  const measurer = options.measurer ??
+    targetMeasurer(ctx, model, {
+      inputs: options.guardInputs,
+      budgetMs: options.bench ? d.benchBudgetMs : d.guardBudgetMs,
+    });
+  const made = new Map<Model, OptimizeResult>();
+  const keep = (r: OptimizeResult) => (made.set(r.model, r), r.model);
+  const recoveries: Recovery[] = guardOn
+    ? [
+      ...(options.measure && options.cost === "measured" ? [] : [{
+        action: "re-extracted" as const,
+        make: async () => keep(await optimizeOnce(model, options, target, costModelNamed("measured", ctx), measuring)),
+      }]),
+      {
+        action: "clean-up",
+        make: async () =>
+          keep(
+            await optimizeOnce(
+              model,
+              { ...options, without: [...(options.without ?? []), ...CLEANUP_WITHOUT], ruleFiles: [], rules: [] },
+              target,
+              costModelNamed("analytic", ctx),
+              (e) => e,
+            ),
+          ),
+      },
+      { action: "input", make: () => Promise.resolve(model) },
+    ]
+    : [];
+  const g = await guardModel(model, first.model, measurer, recoveries);
+  if (g.model === first.model) return { ...first, guard: g.report };
+  if (g.model === model) {
+    const report = { ...first.report, nodesAfter: first.report.nodesBefore, costAfter: first.report.costBefore };
+    return { ...first, model, report, guard: g.report };
+  }
+  return { ...made.get(g.model)!, guard: g.report };
+}
+
+/** One optimization: rules, gate, saturation, extraction by `cost` (the extractor wrapped by `wrap`). */
+async function optimizeOnce(
+  model: Model,
+  options: OptimizeOptions,
+  target: CostTarget,
+  cost: CostModel,
+  wrap: (e: Extractor) => Extractor,
+): Promise<OptimizeResult> {
+  const d = OPTIMIZE_DEFAULTS;
   const iterLimit = positive("iterLimit", options.iterLimit ?? d.iterLimit, true);
   const nodeLimit = positive("nodeLimit", options.nodeLimit ?? d.nodeLimit, true);
   const timeLimitMs = positive("timeLimitMs", options.timeLimitMs ?? d.timeLimitMs);
@@ -134,7 +255,7 @@ export async function optimize(model: Model, options: OptimizeOptions = {}): Pro
     throw new SaturnError("BAD_ARGUMENT", `optimize: extract '${method}' is not 'ilp' or 'greedy'`);
   }
   const loaded = await loadRulePacks({
-    without: options.without ?? [],
+    without: [...(options.without ?? []), ...packsFor(target).without],
     files: options.ruleFiles ?? [],
     noShipped: !(options.shippedPacks ?? d.shippedPacks),
   });
@@ -154,11 +275,10 @@ export async function optimize(model: Model, options: OptimizeOptions = {}): Pro
     timeLimitMs,
     onProgress: onProgress && ((done, total, rule) => onProgress({ phase: "verify", done, total, rule })),
   });
-  const cost = options.cost ?? new AnalyticalCost();
   // never a contraction computed twice from one input and weights, whatever the cost says
-  const extract: Extractor = withoutDuplicateContractions(
+  const extract: Extractor = wrap(withoutDuplicateContractions(
     method === "ilp" ? (eg, m, roots) => extractIlp(eg, m, roots, { timeLimitMs }) : extractGreedy,
-  );
+  ));
   const { model: out, report } = await optimizeModel(model, {
     rules: verification.applied,
     library: options.library ?? ruleLibrary,
