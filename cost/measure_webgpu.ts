@@ -188,6 +188,8 @@ export interface WebgpuModelComparison {
   ratio: number;
   /** The adapter both ran on. */
   device: string;
+  /** How they were timed. */
+  clock: WebgpuClock;
 }
 
 /** Options of `measureModelWebgpu`. */
@@ -208,6 +210,12 @@ export interface MeasureModelWebgpuOptions {
   budgetMs?: number;
   /** Seed of the random inputs (0). */
   seed?: number;
+  /**
+   * `"wall"` (default): wall clock of one inference as a caller sees it; `"timestamp"`: the sum of
+   * the kernels' GPU times (one compute pass per kernel; less exposed to a busy CPU's scheduling,
+   * blind to dispatch and read-back costs). Falls back to the wall clock without `timestamp-query`.
+   */
+  clock?: WebgpuClock;
 }
 
 /**
@@ -228,10 +236,11 @@ export async function measureModelWebgpu(
 ): Promise<WebgpuModelComparison> {
   const gpu = opts.gpu ?? await acquireDevice();
   const feeds = randomInputs(a, { seed: opts.seed ?? 0, dims: opts.dims, given: opts.inputs });
-  const sa = await createSession(a, { gpu, dims: opts.dims });
+  const clock = opts.clock === "timestamp" ? webgpuClock(gpu) : "wall";
+  const sa = await createSession(a, { gpu, dims: opts.dims, profile: clock === "timestamp" });
   let sb: Session | undefined;
   try {
-    sb = await createSession(b, { gpu, dims: opts.dims });
+    sb = await createSession(b, { gpu, dims: opts.dims, profile: clock === "timestamp" });
     const sessions = [sa, sb];
     for (let i = 0; i < (opts.warmup ?? 3); i++) for (const s of sessions) await s.run(feeds);
     const times: number[][] = [[], []];
@@ -239,15 +248,13 @@ export async function measureModelWebgpu(
     const end = performance.now() + (opts.budgetMs ?? Infinity);
     for (let i = 0; i < repeats; i++) {
       for (const j of i % 2 ? [1, 0] : [0, 1]) {
-        const t0 = performance.now();
-        await sessions[j].run(feeds);
-        times[j].push((performance.now() - t0) * 1000);
+        times[j].push(await sample(sessions[j], feeds, clock, 1));
       }
       if (i + 1 >= min && performance.now() > end) break;
     }
     const date = new Date().toISOString();
     const [ma, mb] = times.map((xs) => ({ medianUs: median(xs), noiseUs: mad(xs), samples: xs.length, date }));
-    return { a: ma, b: mb, ratio: mb.medianUs / ma.medianUs, device: gpu.description };
+    return { a: ma, b: mb, ratio: mb.medianUs / ma.medianUs, device: gpu.description, clock };
   } finally {
     sa.destroy();
     sb?.destroy();
