@@ -6,7 +6,7 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals } from "./_assert.ts";
-import { graphModel, node, rand } from "./_models.ts";
+import { attr, graphModel, node, rand } from "./_models.ts";
 import { saveOnnx } from "../mod.ts";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -61,6 +61,29 @@ Deno.test("optimize --check prints no ONNX Runtime log line", async () => {
     assertEquals(r.code, 0, r.stderr);
     assertNoRuntimeLog(r.stderr, "optimize --check");
     assert(r.stdout.includes("check: outputs match"), r.stdout);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a model ONNX Runtime refuses gives Saturn's one line, not ONNX Runtime's error log", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // auto_pad with pads: ONNX Runtime refuses it at session creation and logs an error line of its own
+    const model = graphModel(
+      [node("Conv", ["x", "w"], ["y"], [attr("auto_pad", "SAME_UPPER"), attr("pads", [0, 0, 0, 0])])],
+      { x: [1, 1, 2, 2] },
+      ["y"],
+      { w: rand([1, 1, 1, 1], 1) },
+    );
+    const file = path.join(dir, "refused.onnx");
+    saveOnnx(model, file);
+    const r = await cli("run", file, "--backend", "ref", "--compare", "ort");
+    assert(r.code !== 0 && r.code !== 70, `exit ${r.code}: ${r.stderr}`);
+    assert(!r.stderr.includes("[E:onnxruntime") && !r.stderr.includes("onnxruntime_src"), r.stderr);
+    assert(!r.stderr.includes("\x1b["), `colour codes on stderr: ${JSON.stringify(r.stderr)}`);
+    assert(r.stderr.includes("both 'auto_pad' and 'pads'"), `ONNX Runtime's reason is lost: ${r.stderr}`);
+    assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

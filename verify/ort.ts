@@ -29,11 +29,12 @@ const FROM_ORT: Record<string, DataType> = Object.fromEntries(
 );
 
 /**
- * Session options of every ONNX Runtime session Saturn opens: errors only. ONNX Runtime's
- * warnings go straight to the terminal with colour codes and its source paths (an unused
- * initializer, a dropped node), never what a Saturn user asked for.
+ * Session (and run) options of every ONNX Runtime session Saturn opens: fatal messages only.
+ * ONNX Runtime's warnings and errors go straight to the terminal with colour codes and its source
+ * paths (an unused initializer, a model it refuses); its errors also reach Saturn as exceptions,
+ * which become one line of Saturn's, so its own log lines are never what a user needs to see.
  */
-export const ORT_QUIET: { readonly logSeverityLevel: 3 } = { logSeverityLevel: 3 };
+export const ORT_QUIET: { readonly logSeverityLevel: 4 } = { logSeverityLevel: 4 };
 
 /** Options for `runOrt`. */
 export interface OrtOptions {
@@ -88,7 +89,7 @@ export async function runOrt(
   } catch (e) {
     throw new SaturnError(
       "BAD_INPUT",
-      `ONNX Runtime cannot load ${file}: ${(e as Error).message.split("\n")[0]}`,
+      `ONNX Runtime cannot load ${file}: ${ortReason((e as Error).message ?? String(e))}`,
       file,
     );
   }
@@ -106,7 +107,7 @@ export async function runOrt(
     }
     let res;
     try {
-      res = await session.run(ortFeeds(ort.Tensor, inputs), { logSeverityLevel: 4 });
+      res = await session.run(ortFeeds(ort.Tensor, inputs), ORT_QUIET);
     } catch (e) {
       if (e instanceof SaturnError) throw e;
       throw new OrtRunError(`ONNX Runtime cannot run ${file}: ${ortReason((e as Error).message ?? String(e))}`, file);
@@ -160,7 +161,10 @@ export function ortReason(message: string): string {
   const status = flat.lastIndexOf("Status Message: ");
   let why = status >= 0 ? flat.slice(status + "Status Message: ".length) : flat;
   // "/path/op_kernel.cc:83 virtual … [ONNXRuntimeError] : 1 : FAIL : the reason"
-  why = why.replace(/^.*\[ONNXRuntimeError\] : \d+ : \w+ : /, "").replace(/^\S+\.(cc|h):\d+ \S+ /, "");
+  why = why.replace(/^.*\[ONNXRuntimeError\] : \d+ : \w+ : /, "").replace(/^Exception during initialization: /, "");
+  // "/onnxruntime_src/…/conv_attributes.h:50 onnxruntime::…(…) [with …] cond was false. the reason"
+  const failedCheck = /^\/\S+\.(?:cc|h):\d+ .*? was false\. (.+)$/.exec(why);
+  why = failedCheck ? failedCheck[1] : why.replace(/^\S+\.(cc|h):\d+ \S+ /, "");
   const last = nodes.at(-1);
   const line = last ? `${last[1]} node '${last[2]}': ${why}` : why;
   return line.length > MAX_REASON ? line.slice(0, MAX_REASON) + "…" : line;
