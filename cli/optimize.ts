@@ -326,6 +326,7 @@ function quantLines(q: QuantReport, file: string, out: string): string[] {
       } (${q.measuredOn}, seeds ${q.seeds.join(", ")})`,
     );
   }
+  if (!q.withinBudget) lines.push(`    warning: the quantized graph's outputs are over the budget (measured above)`);
   lines.push(
     `    weights ${kb(q.bytesBefore)} → ${kb(q.bytesAfter)}; file ${kb(before)} → ${kb(after)} (${
       (before / after).toFixed(2)

@@ -8,9 +8,10 @@
  *    or output, stays float).
  * 2. Per layer: the model runs in Saturn's reference interpreter on seeded inputs with that one
  *    weight replaced by its dequantized value (what the rewrite computes with, `QuantRewrite`'s
- *    invariant); a layer whose output error alone breaks the budget stays float.
+ *    invariant); a layer whose output error alone breaks the budget stays float — with int4, it
+ *    falls back to int8 first, where int8 keeps within the budget.
  * 3. Together: all accepted layers at once; while the error breaks the budget, the layer with the
- *    largest error of its own per byte it saves goes back to float.
+ *    largest error of its own per byte it saves steps down (int4 → int8 → float).
  * 4. The accepted rewrites are applied; where the reference can run the quantized graph, the final
  *    error is measured on that graph itself.
  *
@@ -70,8 +71,9 @@ export interface QuantLayer {
   /** output error with this layer alone quantized: worst cosine and max relative error */
   cosine: number;
   maxRelError: number;
-  /** quantized, or left in float and why */
+  /** quantized (by `rule`), or left in float */
   quantized: boolean;
+  /** why it stays float, or why it took a fallback rule (int8 where int4 broke the budget) */
   reason?: string;
 }
 
@@ -86,6 +88,8 @@ export interface QuantReport {
   bytesAfter: number;
   /** the final model's error per float output */
   outputs: OutputError[];
+  /** whether every output's 1 − cosine in `outputs` is within the budget */
+  withinBudget: boolean;
   /** whether `outputs` was measured on the quantized graph or on the float graph with dequantized weights */
   measuredOn: "quantized graph" | "dequantized weights";
   seeds: number[];
@@ -115,15 +119,34 @@ function usedNames(g: Graph): Set<string> {
   return s;
 }
 
+/** One way to quantize a site's weight, with its error measured alone. */
+interface Choice {
+  rule: QuantRule;
+  rewrite: QuantRewrite;
+  errors: OutputError[];
+  /** 1 − worst cosine */
+  err: number;
+  /** bytes it saves */
+  saved: number;
+}
+
 interface Site {
   index: number;
   node: Node;
-  rule: QuantRule;
   weight: string;
-  rewrite: QuantRewrite;
+  /** the rules that match, in preference order (int4, then int8 as the fallback) */
+  candidates: { rule: QuantRule; rewrite: QuantRewrite }[];
+  /** those whose error alone is within the budget, in the same order */
+  choices: Choice[];
+  /** the choice in use; `choices.length` means float */
+  level: number;
 }
 
-function findSites(model: Model, rules: readonly QuantRule[], block: number): { sites: Site[]; shared: Site[] } {
+function findSites(
+  model: Model,
+  ruleSets: readonly (readonly QuantRule[])[],
+  block: number,
+): { sites: Site[]; shared: Site[] } {
   const g = model.graph;
   const readers = new Map<string, number>();
   for (const n of g.nodes) for (const x of new Set(n.inputs)) readers.set(x, (readers.get(x) ?? 0) + 1);
@@ -142,15 +165,21 @@ function findSites(model: Model, rules: readonly QuantRule[], block: number): { 
   };
   const sites: Site[] = [], shared: Site[] = [];
   g.nodes.forEach((node, index) => {
-    for (const rule of rules) {
-      const at = rule.match(node, ctx);
-      if (at === undefined) continue;
-      const weight = node.inputs[at];
-      const site = { index, node, rule, weight, rewrite: rule.rewrite(node, ctx) };
-      if (readers.get(weight) !== 1 || outputs.has(weight)) shared.push(site);
-      else sites.push(site);
-      return;
+    let weight: string | undefined;
+    const candidates: Site["candidates"] = [];
+    for (const rules of ruleSets) {
+      for (const rule of rules) {
+        const at = rule.match(node, ctx);
+        if (at === undefined || (weight !== undefined && node.inputs[at] !== weight)) continue;
+        weight = node.inputs[at];
+        candidates.push({ rule, rewrite: rule.rewrite(node, ctx) });
+        break;
+      }
     }
+    if (weight === undefined) return;
+    const site: Site = { index, node, weight, candidates, choices: [], level: 0 };
+    if (readers.get(weight) !== 1 || outputs.has(weight)) shared.push(site);
+    else sites.push(site);
   });
   return { sites, shared };
 }
@@ -173,7 +202,7 @@ function run(model: Model, inputs: readonly Map<string, Value>[]): Map<string, V
   }
 }
 
-function applySites(model: Model, sites: readonly Site[]): Model {
+function applySites(model: Model, sites: readonly { index: number; weight: string; rewrite: QuantRewrite }[]): Model {
   const g = model.graph;
   const bySite = new Map(sites.map((s) => [s.index, s]));
   const nodes: Node[] = [];
@@ -238,62 +267,71 @@ export function quantizeModel(model: Model, options: QuantOptions): { model: Mod
   const rules = QUANT_RULES.filter((r) => r.bits === bits && (r.symmetric === symmetric || bits === 8))
     .concat(symmetric ? [] : QUANT_RULES.filter((r) => r.bits === bits && r.symmetric))
     .concat(bits === 4 ? CONSTANT_RULES : []);
-  const { sites, shared } = findSites(model, rules, block);
+  // int4 layers that break the budget fall back to int8 before float
+  const fallback = bits === 4 ? QUANT_RULES.filter((r) => r.bits === 8) : [];
+  const { sites, shared } = findSites(model, [rules, fallback], block);
   const seeds = [...(options.seeds ?? [1, 2])];
   // integer inputs drawn from a wide range (kept below known index bounds): embeddings get exercised
   const inputs = seeds.map((seed) => randomInputs(model, { seed, dims: options.dims, intHigh: 1 << 30 }));
   const exact = run(model, inputs);
-  const layer = (s: Site, e: OutputError[]): QuantLayer => ({
-    weight: s.weight,
-    node: s.node.name,
-    op: s.node.opType,
-    rule: s.rule.name,
-    bytesBefore: tensorBytes(model.graph.initializers.get(s.weight)!),
-    bytesAfter: bytesOf(s.rewrite.initializers.values()),
-    cosine: Math.min(1, ...e.map((x) => x.cosine)),
-    maxRelError: Math.max(0, ...e.map((x) => x.maxRelError)),
-    quantized: false,
-  });
-  const saved = (s: Site) =>
-    tensorBytes(model.graph.initializers.get(s.weight)!) - bytesOf(s.rewrite.initializers.values());
-  const layers: QuantLayer[] = [];
-  const measured = new Map<Site, number>();
+  const weightBytes = (s: Site) => tensorBytes(model.graph.initializers.get(s.weight)!);
   const floatOutputs = outputErrors(exact, exact).length > 0;
+  const notes = new Map<Site, string>();
   for (const s of sites) {
-    const errs = floatOutputs
-      ? outputErrors(exact, run(withWeights(model, new Map([[s.weight, s.rewrite.dequantized]])), inputs))
-      : [];
-    const l = layer(s, errs);
-    layers.push(l);
-    const err = budgetError(errs);
-    if (!floatOutputs) l.reason = "no float output to measure the error on";
-    else if (err > budget) l.reason = `alone it breaks the budget (1 − cosine ${err.toExponential(2)} > ${budget})`;
-    else measured.set(s, err);
+    if (!floatOutputs) {
+      notes.set(s, "no float output to measure the error on");
+      continue;
+    }
+    const over: string[] = [];
+    for (const { rule, rewrite } of s.candidates) {
+      const errors = outputErrors(exact, run(withWeights(model, new Map([[s.weight, rewrite.dequantized]])), inputs));
+      const err = budgetError(errors);
+      const saved = weightBytes(s) - bytesOf(rewrite.initializers.values());
+      if (err <= budget && saved > 0) s.choices.push({ rule, rewrite, errors, err, saved });
+      else over.push(`${rule.name}: ${saved > 0 ? `1 − cosine ${err.toExponential(2)}` : "saves nothing"}`);
+    }
+    if (over.length) notes.set(s, `alone over the budget ${budget} (${over.join("; ")})`);
   }
-  for (const s of shared) {
-    layers.push({
-      ...layer(s, []),
-      cosine: NaN,
-      maxRelError: NaN,
-      reason: "weight shared with another node or an output",
-    });
-  }
-  // together: drop the worst until the budget holds
-  let accepted = sites.filter((s) => measured.has(s));
+  // together: while the budget breaks, the layer with the most error per byte saved steps down
+  // (int4 → int8 → float)
+  const live = () => sites.filter((s) => s.level < s.choices.length);
   let final: OutputError[] = [];
-  while (accepted.length) {
-    const fake = new Map(accepted.map((s) => [s.weight, s.rewrite.dequantized]));
+  while (live().length) {
+    const fake = new Map(live().map((s) => [s.weight, s.choices[s.level].rewrite.dequantized]));
     final = outputErrors(exact, run(withWeights(model, fake), inputs));
     if (budgetError(final) <= budget) break;
-    // back to float: the layer with the most error for the bytes it saves
-    const cost = (s: Site) => measured.get(s)! / Math.max(1, saved(s));
-    const worst = accepted.reduce((a, b) => (cost(b) > cost(a) ? b : a));
-    layers[sites.indexOf(worst)].reason = "with the other layers quantized the outputs broke the budget";
-    accepted = accepted.filter((s) => s !== worst);
+    const cost = (s: Site) => s.choices[s.level].err / s.choices[s.level].saved;
+    const worst = live().reduce((a, b) => (cost(b) > cost(a) ? b : a));
+    notes.set(worst, `${worst.choices[worst.level].rule.name} broke the budget with the other layers quantized`);
+    worst.level++;
     final = [];
   }
-  for (const s of accepted) layers[sites.indexOf(s)].quantized = true;
-  const out = accepted.length ? applySites(model, accepted) : model;
+  const layer = (s: Site): QuantLayer => {
+    const c = s.choices[s.level];
+    const errors = c?.errors ?? s.choices[0]?.errors ?? [];
+    const note = notes.get(s);
+    return {
+      weight: s.weight,
+      node: s.node.name,
+      op: s.node.opType,
+      rule: (c ?? s.candidates[0]).rule.name,
+      bytesBefore: weightBytes(s),
+      bytesAfter: bytesOf((c ?? s.candidates[0]).rewrite.initializers.values()),
+      cosine: errors.length ? Math.min(1, ...errors.map((x) => x.cosine)) : NaN,
+      maxRelError: errors.length ? Math.max(0, ...errors.map((x) => x.maxRelError)) : NaN,
+      quantized: c !== undefined,
+      ...(note ? { reason: note } : {}),
+    };
+  };
+  const layers = sites.map(layer);
+  for (const s of shared) layers.push({ ...layer(s), reason: "weight shared with another node or an output" });
+  const accepted = sites.filter((s) => s.level < s.choices.length);
+  const out = accepted.length
+    ? applySites(
+      model,
+      accepted.map((s) => ({ index: s.index, weight: s.weight, rewrite: s.choices[s.level].rewrite })),
+    )
+    : model;
   let measuredOn: QuantReport["measuredOn"] = "dequantized weights";
   if (accepted.length && !findUnsupported(out)) {
     final = outputErrors(exact, run(out, inputs));
@@ -310,6 +348,7 @@ export function quantizeModel(model: Model, options: QuantOptions): { model: Mod
       bytesBefore: bytesOf(model.graph.initializers.values()),
       bytesAfter: bytesOf(out.graph.initializers.values()),
       outputs: final,
+      withinBudget: budgetError(final) <= budget,
       measuredOn,
       seeds,
       ms: performance.now() - t0,
