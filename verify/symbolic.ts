@@ -16,25 +16,49 @@
  *   reference op on a float64 tensor of element numbers 1..n (several data inputs numbered one
  *   after another); each output number names the element it copies (0: a zero the op filled in;
  *   -1: Pad's constant value). Their semantics is therefore exactly the reference's.
- * - Division is multiplication by the reciprocal (`x / y` ≡ `x * (1/y)`): over the reals these
- *   are equal wherever y ≠ 0, and in IEEE arithmetic they differ only by rounding (y = ±0 gives
- *   the same inf/NaN), so rules that trade one for the other are not held up by Z3's free
- *   interpretation of division by zero.
- * - exp, log, erf, tanh, sin, … are uninterpreted functions Real→Real, with the axiom
- *   exp(t) > 0. Each application f(t) is a fresh real constant `f#k` (one per distinct argument
- *   term). `proveEqual` first ties them to Z3 function symbols (`f#k = f(t)`: Z3's SMT core,
- *   which proves congruence-based identities fast but finds only rational models), then, if that
- *   is undecided, replaces the function symbols by Ackermann's consistency facts
- *   (t = t' ⇒ f#k = f#k'): pure nonlinear real arithmetic, which Z3 decides with nlsat, whose
- *   models may be irrational (a counterexample to a rule that folds a square root needs one).
- *   The time limit is shared: half what is left for the first query, the rest for the second. Sigmoid is 1/(1+exp(-x)), Softplus log(1+exp(x)), Softmax
- *   exp(x_i)/Σexp(x_j) (no max subtracted: the same real number). `sqrt` is uninterpreted with
- *   the axiom t ≥ 0 ⇒ sqrt(t) ≥ 0 ∧ sqrt(t)² = t (a perfect-square rational constant gives its
- *   exact root), so √2 in Gelu is exact: a rule that writes 1.4142135 for it is not provable,
- *   and becomes "tested" instead. π (Gelu's tanh form) is a constant known to lie in
- *   (3.14159265, 3.14159266).
+ * - The scalar math (reals, division as x·(1/y), uninterpreted exp/log/erf/tanh/…, sqrt and π
+ *   with their axioms) is `Z3Algebra` (`verify/z3_algebra.ts`). Uninterpreted applications
+ *   have two encodings: `proveEqual` first ties each `f#k` to a Z3 function symbol
+ *   (`f#k = f(t)`: Z3's SMT core, fast congruence proofs, rational models only), then, if that
+ *   is undecided, uses Ackermann's consistency facts (t = t' ⇒ f#k = f#k'): pure nonlinear
+ *   real arithmetic, which nlsat decides, with models that may be irrational (a counterexample
+ *   to a rule that folds a square root needs one). The time limit is shared: half what is left
+ *   for the first query, the rest for the second.
  * - IsNaN and IsInf of a real are false; a constant that is inf or NaN has no real value and
  *   makes the op unsupported.
+ *
+ * One semantics, several interpretations (DESIGN.md). Ops whose math is written once, in
+ * `ir/ops/`, over the scalar algebra of `ir/algebra.ts` — the interpreter runs the formula with
+ * numbers, this evaluator with `Z3Algebra` terms, so a proof is about what the reference
+ * computes (tests/one_semantics_test.ts checks both interpretations):
+ * - unary math (`UNARY_FORMULAS`): Abs, Neg, Sign, Reciprocal, Sqrt, Floor, Ceil, Exp, Log, Erf,
+ *   Sin … Atanh; IsNaN, IsInf (`PREDICATE_FORMULAS`);
+ * - activations (`ACTIVATION_FORMULAS`): Relu, LeakyRelu, Elu, Selu, Celu, Sigmoid, HardSigmoid,
+ *   HardSwish, Softplus, Softsign, Tanh, Mish, Gelu, Swish, ThresholdedRelu, Shrink; PRelu,
+ *   Clip (`clamp`), com.microsoft Gelu/FastGelu (`gelu`), FusedConv's activations;
+ * - binary (`ARITH_FORMULAS`, with numpy broadcasting from one place): Add, Sub, Mul, Div, Pow;
+ *   comparisons (`COMPARE_FORMULAS`); And, Or, Xor (`LOGIC_FORMULAS`); Where (`WHERE_FORMULA`);
+ *   Sum, Mean, Max, Min (`FOLD_FORMULAS`).
+ * Ops with one definition by other means: data movement (the reference op itself, on element
+ * numbers: the index trick below), Shape/Size/EyeLike and every all-concrete integer node (the
+ * reference op on concrete values). Integer arithmetic (≤32-bit wrapping, int64 BigInt) exists
+ * only in the interpreter: integers never become symbolic here.
+ *
+ * Ops that still have two definitions, a handler here beside the kernel in `ir/ops/`, and why:
+ * - ReduceSum/Mean/Max/Min/Prod/L1/L2/LogSum/LogSumExp/SumSquare and GlobalAverage/MaxPool
+ *   (`ir/ops/reduce.ts`, `pool.ts`): the interpreter's strided accumulation loops are not yet
+ *   written over the algebra; here each group is a sum/max/… of the same algebra primitives.
+ * - Softmax, LogSoftmax (`softmax.ts`): the interpreter subtracts the row maximum and
+ *   special-cases ±inf rows (IEEE); over the reals exp(x - m)/Σexp(x_j - m) = exp(x)/Σexp(x_j),
+ *   but with exp uninterpreted Z3 cannot see it, so the unshifted form is stated here.
+ * - LayerNormalization, RMS/SimplifiedLayerNormalization, BatchNormalization,
+ *   InstanceNormalization (`normalization.ts`): row kernels with their own mean/variance passes.
+ * - MatMul, Gemm, Conv (`matmul.ts`, `_gemm.ts`, `conv.ts`): the geometry is shared
+ *   (`planMatMul`, `convGeometry`), the arithmetic is not: the interpreter's blocked float64
+ *   kernels are a sum of products in another order, which the reals do not distinguish.
+ * - com.microsoft.FusedConv: its reference activations are in `rules/contrib_ops.ts` (a third
+ *   definition, outside `ir/ops/`); here they are the activation ops' formulas.
+ * - Cast/CastLike: float → int rounding is concrete only; float → float is the identity on reals.
  *
  * A refutation found with uninterpreted functions may be spurious (Z3 may choose exp freely);
  * callers re-evaluate counterexamples with the reference interpreter.
@@ -43,7 +67,6 @@
  * a check runs.
  * @module
  */
-import type { Arith, Bool } from "z3-solver";
 import "../ir/ops/all.ts";
 import { findOp, isNondeterministic } from "../ir/ops/registry.ts";
 import { RunContext } from "../ir/ops/run_context.ts";
@@ -56,14 +79,31 @@ import { convGeometry } from "../ir/ops/conv.ts";
 import { planMatMul } from "../ir/ops/matmul.ts";
 import { normAxis } from "../ir/dims.ts";
 import type { Value } from "../ir/values.ts";
-import { serialized, z3, type Z3Api, type Z3Context } from "./z3.ts";
+import { serialized, z3, type Z3Api } from "./z3.ts";
+import {
+  attrF32,
+  type BinaryFormula,
+  type CompareFormula,
+  type FoldFormula,
+  type LogicFormula,
+  type PredicateFormula,
+  type UnaryFormula,
+} from "../ir/algebra.ts";
+import {
+  ACTIVATION_FORMULAS,
+  clamp,
+  clipAttrBounds,
+  gelu,
+  hardSigmoid,
+  leakyRelu,
+  prelu,
+  relu,
+} from "../ir/ops/activation.ts";
+import { PREDICATE_FORMULAS, UNARY_FORMULAS } from "../ir/ops/unary.ts";
+import { ARITH_FORMULAS, COMPARE_FORMULAS, FOLD_FORMULAS, LOGIC_FORMULAS, WHERE_FORMULA } from "../ir/ops/binary.ts";
+import { type BoolExpr, rat, type RealExpr, SymbolicUnsupported, type SymExpr, Z3Algebra } from "./z3_algebra.ts";
 
-/** A Z3 real term. */
-export type RealExpr = Arith<"saturn">;
-/** A Z3 boolean term. */
-export type BoolExpr = Bool<"saturn">;
-/** One element of a symbolic tensor. */
-export type SymExpr = RealExpr | BoolExpr;
+export { type BoolExpr, type RealExpr, SymbolicUnsupported, type SymExpr };
 
 /**
  * A tensor whose elements are Z3 terms: Reals for float dtypes, Bools for BOOL. Integer
@@ -81,17 +121,6 @@ export type SymValue = SymTensor | Tensor;
 /** True when a value is symbolic (not a concrete `Tensor`). */
 export function isSymTensor(v: SymValue | undefined): v is SymTensor {
   return v !== undefined && !(v instanceof Tensor);
-}
-
-/** Thrown (and reported by `proveEqual` as "unsupported") for an op or case the evaluator lacks. */
-export class SymbolicUnsupported extends Error {
-  /** the op, as `domain.OpType` (`OpType` for ai.onnx) */
-  readonly op: string;
-  constructor(op: string, message: string) {
-    super(message);
-    this.name = "SymbolicUnsupported";
-    this.op = op;
-  }
 }
 
 /** What `symbolicRun` returns. */
@@ -244,90 +273,19 @@ function defaultSymbolic(model: Model): Set<string> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// exact rationals
-
-interface Rat {
-  n: bigint;
-  d: bigint;
-}
-
-function gcd(a: bigint, b: bigint): bigint {
-  if (a < 0n) a = -a;
-  if (b < 0n) b = -b;
-  while (b) [a, b] = [b, a % b];
-  return a;
-}
-
-function rat(n: bigint, d = 1n): Rat {
-  if (d < 0n) [n, d] = [-n, -d];
-  const g = gcd(n, d);
-  return g > 1n ? { n: n / g, d: d / g } : { n, d };
-}
-
-/** The exact rational value of a finite double. */
-function ratOfNumber(v: number): Rat {
-  if (Number.isInteger(v)) return { n: BigInt(v), d: 1n };
-  let x = v, e = 0n;
-  while (!Number.isInteger(x)) {
-    x *= 2; // exact: doubles are m·2^e
-    e++;
-  }
-  return rat(BigInt(x), 1n << e);
-}
-
-function isqrt(n: bigint): bigint {
-  if (n < 2n) return n;
-  let x = BigInt(Math.floor(Math.sqrt(Number(n))));
-  while (x * x > n) x--;
-  while ((x + 1n) * (x + 1n) <= n) x++;
-  return x;
-}
-
-/** A double close to a rational (finite: clamped to ±float32 max). */
-function ratToNumber(r: Rat): number {
-  const MAX = 3.4028234663852886e38;
-  let v = Number(r.n) / Number(r.d);
-  if (!Number.isFinite(v)) {
-    // both huge: scale down before dividing
-    const shift = BigInt(Math.max(r.n.toString(2).length, r.d.toString(2).length) - 1000);
-    v = shift > 0n ? Number(r.n >> shift) / Number(r.d >> shift) : 0;
-  }
-  if (Number.isNaN(v)) return 0;
-  return Math.max(-MAX, Math.min(MAX, v));
-}
-
-// ---------------------------------------------------------------------------------------------
 // the evaluator
 
 type In = SymValue | undefined;
 type Out = (SymValue | undefined)[];
 type Handler = (ev: Evaluator, nc: NodeContext, ins: In[]) => Out;
 
-const PI_LO: Rat = { n: 314159265n, d: 100000000n };
-const PI_HI: Rat = { n: 314159266n, d: 100000000n };
-
-class Evaluator {
-  readonly ctx: Z3Context;
-  readonly api: Z3Api;
+/** The symbolic run of one model: a `Z3Algebra` that also holds the graph. */
+class Evaluator extends Z3Algebra {
   readonly model: Model;
-  readonly axioms: BoolExpr[] = [];
-  readonly #numerals = new Map<string, RealExpr>();
-  readonly #ratOf = new WeakMap<object, Rat>();
-  readonly #boolOf = new WeakMap<object, boolean>();
-  readonly #apps = new Map<string, { args: RealExpr[]; v: RealExpr }[]>();
-  readonly #appOf = new Map<string, RealExpr>();
-  #pi: RealExpr | undefined;
-  readonly T: BoolExpr;
-  readonly F: BoolExpr;
 
   constructor(api: Z3Api, model: Model) {
-    this.api = api;
-    this.ctx = api.ctx;
+    super(api);
     this.model = model;
-    this.T = this.ctx.Bool.val(true);
-    this.F = this.ctx.Bool.val(false);
-    this.#boolOf.set(this.T, true);
-    this.#boolOf.set(this.F, false);
   }
 
   // ---- graph
@@ -495,7 +453,7 @@ class Evaluator {
     }
     if (dtype === undefined) throw new SymbolicUnsupported(opName, `op ${opName} has no data input`);
     const isBool = dtype === DataType.BOOL;
-    let fill: SymExpr = isBool ? this.F : this.num({ n: 0n, d: 1n });
+    let fill: SymExpr = isBool ? this.F : this.rational({ n: 0n, d: 1n });
     let runNode = node;
     if (spec.sentinel !== undefined) {
       // Pad: its constant value is the sentinel -1
@@ -527,7 +485,7 @@ class Evaluator {
         };
       }
     }
-    const zero: SymExpr = isBool ? this.F : this.num({ n: 0n, d: 1n });
+    const zero: SymExpr = isBool ? this.F : this.rational({ n: 0n, d: 1n });
     const outs = this.runRef(runNode, subst, opName);
     return outs.map((o, k) => {
       if (o === undefined) return undefined;
@@ -558,287 +516,10 @@ class Evaluator {
     if (t.dtype === DataType.STRING) throw new SymbolicUnsupported("string", "string tensors are not supported");
     if (isBigInt(t.dtype)) {
       const d = t.data as BigInt64Array | BigUint64Array;
-      return { dtype: t.dtype, dims: [...t.dims], els: Array.from(d, (x) => this.num(rat(BigInt(x)))) };
+      return { dtype: t.dtype, dims: [...t.dims], els: Array.from(d, (x) => this.rational(rat(BigInt(x)))) };
     }
     const nums = toNumbers(t);
     return { dtype: t.dtype, dims: [...t.dims], els: Array.from(nums, (x) => this.real(x, "constant")) };
-  }
-
-  /** The exact numeral of a finite double. */
-  real(v: number, what: string): RealExpr {
-    if (!Number.isFinite(v)) throw new SymbolicUnsupported(what, `a ${what} holds ${v}, which has no real value`);
-    return this.num(ratOfNumber(v));
-  }
-
-  num(r: Rat): RealExpr {
-    const key = `${r.n}/${r.d}`;
-    let e = this.#numerals.get(key);
-    if (!e) {
-      e = this.ctx.Real.val({ numerator: r.n, denominator: r.d }) as RealExpr;
-      this.#numerals.set(key, e);
-      this.#ratOf.set(e, r);
-    }
-    return e;
-  }
-
-  ratOf(e: SymExpr): Rat | undefined {
-    return this.#ratOf.get(e);
-  }
-
-  boolLit(b: boolean): BoolExpr {
-    return b ? this.T : this.F;
-  }
-
-  boolOf(e: SymExpr): boolean | undefined {
-    return this.#boolOf.get(e);
-  }
-
-  get zero(): RealExpr {
-    return this.num({ n: 0n, d: 1n });
-  }
-  get one(): RealExpr {
-    return this.num({ n: 1n, d: 1n });
-  }
-
-  add(a: RealExpr, b: RealExpr): RealExpr {
-    const x = this.ratOf(a), y = this.ratOf(b);
-    if (x && y) return this.num(rat(x.n * y.d + y.n * x.d, x.d * y.d));
-    if (x && x.n === 0n) return b;
-    if (y && y.n === 0n) return a;
-    return a.add(b);
-  }
-  sub(a: RealExpr, b: RealExpr): RealExpr {
-    const x = this.ratOf(a), y = this.ratOf(b);
-    if (x && y) return this.num(rat(x.n * y.d - y.n * x.d, x.d * y.d));
-    if (y && y.n === 0n) return a;
-    return a.sub(b);
-  }
-  mul(a: RealExpr, b: RealExpr): RealExpr {
-    const x = this.ratOf(a), y = this.ratOf(b);
-    if (x && y) return this.num(rat(x.n * y.n, x.d * y.d));
-    if (x && x.n === x.d) return b;
-    if (y && y.n === y.d) return a;
-    if ((x && x.n === 0n) || (y && y.n === 0n)) return this.zero;
-    return a.mul(b);
-  }
-  neg(a: RealExpr): RealExpr {
-    const x = this.ratOf(a);
-    return x ? this.num({ n: -x.n, d: x.d }) : a.neg();
-  }
-  /** 1/a (Z3's division: 1/0 is an unspecified real). */
-  recip(a: RealExpr): RealExpr {
-    const x = this.ratOf(a);
-    if (x && x.n !== 0n) return this.num(rat(x.d, x.n));
-    return this.one.div(a);
-  }
-  /** a/b, written a·(1/b) (see the module notes). */
-  div(a: RealExpr, b: RealExpr): RealExpr {
-    return this.mul(a, this.recip(b));
-  }
-  sum(xs: RealExpr[]): RealExpr {
-    if (xs.length === 0) return this.zero;
-    if (xs.length === 1) return xs[0];
-    if (xs.every((x) => this.ratOf(x))) return xs.reduce((p, q) => this.add(p, q));
-    const [h, ...t] = xs;
-    return this.ctx.Sum(h, ...t);
-  }
-  mean(xs: RealExpr[]): RealExpr {
-    return this.mul(this.sum(xs), this.num(rat(1n, BigInt(xs.length))));
-  }
-
-  cmp(op: "lt" | "le" | "gt" | "ge" | "eq", a: SymExpr, b: SymExpr): BoolExpr {
-    const x = this.ratOf(a), y = this.ratOf(b);
-    if (x && y) {
-      const l = x.n * y.d, r = y.n * x.d;
-      return this.boolLit(
-        op === "lt" ? l < r : op === "le" ? l <= r : op === "gt" ? l > r : op === "ge" ? l >= r : l === r,
-      );
-    }
-    if (op === "eq") {
-      const p = this.boolOf(a), q = this.boolOf(b);
-      if (p !== undefined && q !== undefined) return this.boolLit(p === q);
-      if (a.eqIdentity(b)) return this.T;
-      return (a as RealExpr).eq(b as RealExpr);
-    }
-    return (a as RealExpr)[op](b as RealExpr);
-  }
-  not(a: BoolExpr): BoolExpr {
-    const p = this.boolOf(a);
-    return p !== undefined ? this.boolLit(!p) : this.ctx.Not(a);
-  }
-  and(a: BoolExpr, b: BoolExpr): BoolExpr {
-    const p = this.boolOf(a), q = this.boolOf(b);
-    if (p === false || q === false) return this.F;
-    if (p === true) return b;
-    if (q === true) return a;
-    return this.ctx.And(a, b);
-  }
-  or(a: BoolExpr, b: BoolExpr): BoolExpr {
-    const p = this.boolOf(a), q = this.boolOf(b);
-    if (p === true || q === true) return this.T;
-    if (p === false) return b;
-    if (q === false) return a;
-    return this.ctx.Or(a, b);
-  }
-  xor(a: BoolExpr, b: BoolExpr): BoolExpr {
-    const p = this.boolOf(a), q = this.boolOf(b);
-    if (p !== undefined && q !== undefined) return this.boolLit(p !== q);
-    return this.ctx.Xor(a, b);
-  }
-  ite<E extends SymExpr>(c: BoolExpr, a: E, b: E): E {
-    const p = this.boolOf(c);
-    if (p !== undefined) return p ? a : b;
-    if (a.eqIdentity(b)) return a;
-    return this.ctx.If(c, a as RealExpr, b as RealExpr) as unknown as E;
-  }
-  max(a: RealExpr, b: RealExpr): RealExpr {
-    return this.ite(this.cmp("gt", b, a), b, a);
-  }
-  min(a: RealExpr, b: RealExpr): RealExpr {
-    return this.ite(this.cmp("lt", b, a), b, a);
-  }
-
-  /**
-   * f(args) for an uninterpreted function f, as a fresh constant `f#k` (one per distinct
-   * argument terms); `consistency()` later adds args = args' ⇒ f#k = f#k' for each pair, which
-   * is congruence written out (Ackermann's reduction), so that queries stay free of function
-   * symbols and Z3 can use its complete procedure for nonlinear real arithmetic (nlsat), whose
-   * models may be irrational (√2), where its function-symbol solver's are rational only.
-   */
-  app(name: string, ...args: RealExpr[]): RealExpr {
-    return this.#app(name, args).v;
-  }
-
-  #app(name: string, args: RealExpr[]): { v: RealExpr; fresh: boolean } {
-    const key = `${name}(${args.map((a) => a.id()).join(",")})`;
-    const seen = this.#appOf.get(key);
-    if (seen) return { v: seen, fresh: false };
-    let list = this.#apps.get(name);
-    if (!list) this.#apps.set(name, list = []);
-    const v = this.ctx.Real.const(`${name}#${list.length}`);
-    list.push({ args, v });
-    this.#appOf.set(key, v);
-    return { v, fresh: true };
-  }
-
-  /** Number of distinct function applications so far. */
-  appCount(): number {
-    let n = 0;
-    for (const l of this.#apps.values()) n += l.length;
-    return n;
-  }
-
-  /** `f#k = f(args)` with Z3 function symbols, for every `app` so far (the other encoding). */
-  definitions(): BoolExpr[] {
-    const out: BoolExpr[] = [];
-    const R = this.ctx.Real.sort();
-    for (const [name, list] of this.#apps) {
-      const f = this.ctx.Function.declare(name, ...new Array(list[0].args.length).fill(R), R) as unknown as {
-        call(...a: RealExpr[]): RealExpr;
-      };
-      for (const { args, v } of list) out.push(v.eq(f.call(...args)));
-    }
-    return out;
-  }
-
-  /** The functional-consistency facts of every `app` so far (see `app`). */
-  consistency(): BoolExpr[] {
-    const out: BoolExpr[] = [];
-    for (const list of this.#apps.values()) {
-      for (let j = 0; j < list.length; j++) {
-        for (let k = 0; k < j; k++) {
-          const a = list[j].args, b = list[k].args;
-          if (a.some((x, i) => this.ratOf(x) && this.ratOf(b[i]))) continue; // distinct numerals never meet
-          const same = a.map((x, i) => this.cmp("eq", x, b[i]));
-          out.push(this.ctx.Implies(same.length === 1 ? same[0] : this.ctx.And(...same), list[j].v.eq(list[k].v)));
-        }
-      }
-    }
-    return out;
-  }
-
-  sqrt(a: RealExpr): RealExpr {
-    const x = this.ratOf(a);
-    if (x && x.n >= 0n) {
-      const rn = isqrt(x.n), rd = isqrt(x.d);
-      if (rn * rn === x.n && rd * rd === x.d) return this.num(rat(rn, rd));
-    }
-    const { v: s, fresh } = this.#app("sqrt", [a]);
-    if (fresh) {
-      const fact = this.ctx.And(s.ge(0), s.mul(s).eq(a));
-      if (!x) this.axioms.push(this.ctx.Implies(a.ge(0), fact));
-      else if (x.n >= 0n) this.axioms.push(fact);
-    }
-    return s;
-  }
-  exp(a: RealExpr): RealExpr {
-    const x = this.ratOf(a);
-    if (x && x.n === 0n) return this.one;
-    const { v, fresh } = this.#app("exp", [a]);
-    if (fresh) this.axioms.push(v.gt(0));
-    return v;
-  }
-  log(a: RealExpr): RealExpr {
-    const x = this.ratOf(a);
-    if (x && x.n === x.d) return this.zero;
-    return this.app("log", a);
-  }
-  get pi(): RealExpr {
-    if (!this.#pi) {
-      this.#pi = this.ctx.Real.const("π");
-      this.axioms.push(this.#pi.gt(this.num(PI_LO)), this.#pi.lt(this.num(PI_HI)));
-    }
-    return this.#pi;
-  }
-  sigmoid(x: RealExpr): RealExpr {
-    return this.recip(this.add(this.one, this.exp(this.neg(x))));
-  }
-  softplus(x: RealExpr): RealExpr {
-    return this.log(this.add(this.one, this.exp(x)));
-  }
-  /**
-   * x^e: a product for an integer constant |e| ≤ 64 (its reciprocal for e < 0; 1 for e = 0),
-   * sqrt for e = 1/2, else the uninterpreted pow(x, e).
-   */
-  pow(x: RealExpr, e: RealExpr): RealExpr {
-    const r = this.ratOf(e);
-    if (r && r.d === 1n && r.n >= -64n && r.n <= 64n) {
-      const k = Math.abs(Number(r.n));
-      let p: RealExpr = this.one;
-      for (let i = 0; i < k; i++) p = i === 0 ? x : this.mul(p, x);
-      return r.n < 0n ? this.recip(p) : p;
-    }
-    if (r && r.n === 1n && r.d === 2n) return this.sqrt(x);
-    return this.app("pow", x, e);
-  }
-
-  gelu(x: RealExpr, approx: string): RealExpr {
-    const half = this.num(rat(1n, 2n));
-    if (approx === "tanh") {
-      const k = this.sqrt(this.mul(this.num(rat(2n)), this.recip(this.pi)));
-      const c = this.real(0.044715, "Gelu constant");
-      const inner = this.mul(k, this.add(x, this.mul(c, this.mul(this.mul(x, x), x))));
-      return this.mul(this.mul(half, x), this.add(this.one, this.app("tanh", inner)));
-    }
-    const s2 = this.sqrt(this.num(rat(2n)));
-    return this.mul(this.mul(half, x), this.add(this.one, this.app("erf", this.mul(x, this.recip(s2)))));
-  }
-
-  /** Z3 model value of a numeral as a finite double (bool: 1/0). */
-  modelNumber(e: SymExpr): number {
-    const ctx = this.ctx;
-    if (ctx.isBool(e)) return ctx.isTrue(e) ? 1 : 0;
-    if (ctx.isRealVal(e)) {
-      const v = e.value();
-      return ratToNumber({ n: v.numerator, d: v.denominator });
-    }
-    try {
-      const s = this.api.raw.get_numeral_decimal_string(ctx.ptr, e.ast, 17).replace(/\?$/, "");
-      const v = parseFloat(s);
-      return Number.isFinite(v) ? v : 0;
-    } catch {
-      return 0;
-    }
   }
 }
 
@@ -971,44 +652,65 @@ function legacyBroadcast(nc: NodeContext): void {
   }
 }
 
-function unary(f: (ev: Evaluator, x: RealExpr, nc: NodeContext) => RealExpr): Handler {
+/** A unary op by its formula (`ir/ops/`): the formula run over Z3 terms. */
+function unary(f: UnaryFormula): Handler {
   return (ev, nc, ins) => {
     const x = floatIn(ev, nc, ins[0], 0);
-    return [{ dtype: x.dtype, dims: [...x.dims], els: x.els.map((e) => f(ev, e as RealExpr, nc)) }];
+    const g = f(ev, nc);
+    return [{ dtype: x.dtype, dims: [...x.dims], els: x.els.map((e) => g(e as RealExpr)) }];
   };
 }
 
-function binary(f: (ev: Evaluator, a: RealExpr, b: RealExpr) => RealExpr): Handler {
+/** A broadcasting binary op by its formula. */
+function binary(f: BinaryFormula): Handler {
   return (ev, nc, ins) => {
     legacyBroadcast(nc);
     const a = floatIn(ev, nc, ins[0], 0), b = floatIn(ev, nc, ins[1], 1);
-    return [mapN(nc, [a, b], a.dtype, ([x, y]) => f(ev, x as RealExpr, y as RealExpr))];
+    const g = f(ev);
+    return [mapN(nc, [a, b], a.dtype, ([x, y]) => g(x as RealExpr, y as RealExpr))];
   };
 }
 
-function variadic(f: (ev: Evaluator, xs: RealExpr[]) => RealExpr): Handler {
+/** A variadic op by its fold formula. */
+function variadic(f: FoldFormula): Handler {
   return (ev, nc, ins) => {
     const ts = ins.map((v, i) => floatIn(ev, nc, v, i));
-    return [mapN(nc, ts, ts[0].dtype, (xs) => f(ev, xs as RealExpr[]))];
+    const step = f.step(ev), finish = f.finish?.(ev, ts.length);
+    return [mapN(nc, ts, ts[0].dtype, (xs) => {
+      const acc = (xs as RealExpr[]).reduce(step);
+      return finish ? finish(acc) : acc;
+    })];
   };
 }
 
-function compare(op: "lt" | "le" | "gt" | "ge" | "eq"): Handler {
+/** A comparison by its formula (Equal of bools: their equality). */
+function compare(f: CompareFormula, numericOnly: boolean): Handler {
   return (ev, nc, ins) => {
     legacyBroadcast(nc);
     const a = ev.lift(need(nc, ins, 0)), b = ev.lift(need(nc, ins, 1));
-    if (op !== "eq" && (a.dtype === DataType.BOOL || b.dtype === DataType.BOOL)) {
+    if (numericOnly && (a.dtype === DataType.BOOL || b.dtype === DataType.BOOL)) {
       throw new SymbolicUnsupported(nc.node.opType, `${nc.node.opType} on bools is not supported`);
     }
-    return [mapN(nc, [a, b], DataType.BOOL, ([x, y]) => ev.cmp(op, x, y))];
+    const g = f(ev);
+    return [mapN(nc, [a, b], DataType.BOOL, ([x, y]) => g(x as RealExpr, y as RealExpr))];
   };
 }
 
-function logic(f: (ev: Evaluator, a: BoolExpr, b: BoolExpr) => BoolExpr): Handler {
+/** IsNaN, IsInf by their formulas (false over the reals). */
+function predicate(f: PredicateFormula): Handler {
+  return (ev, nc, ins) => {
+    const x = floatIn(ev, nc, ins[0], 0);
+    const g = f(ev, nc);
+    return [{ dtype: DataType.BOOL, dims: [...x.dims], els: x.els.map((e) => g(e as RealExpr)) }];
+  };
+}
+
+function logic(f: LogicFormula): Handler {
   return (ev, nc, ins) => {
     legacyBroadcast(nc);
     const a = boolIn(ev, nc, ins[0], 0), b = boolIn(ev, nc, ins[1], 1);
-    return [mapN(nc, [a, b], DataType.BOOL, ([x, y]) => f(ev, x as BoolExpr, y as BoolExpr))];
+    const g = f(ev);
+    return [mapN(nc, [a, b], DataType.BOOL, ([x, y]) => g(x as BoolExpr, y as BoolExpr))];
   };
 }
 
@@ -1024,47 +726,27 @@ function need(nc: NodeContext, ins: In[], i: number, label = i): SymValue {
   return v;
 }
 
-/** A float attribute as ONNX stores it (float32). */
-function attrF(nc: NodeContext, name: string, def: number): number {
-  return Math.fround(nc.attrFloat(name, def));
-}
-
-/** The activations FusedConv names (ONNX Runtime's `activation`), with their parameters. */
+/** FusedConv's activations (ONNX Runtime's `activation`) by the formulas of the ops they name. */
 function activation(ev: Evaluator, name: string, params: number[], op: string): (x: RealExpr) => RealExpr {
   const p = params.map(Math.fround);
   switch (name) {
     case "Relu":
-      return (x) => ev.ite(ev.cmp("gt", x, ev.zero), x, ev.zero);
+      return relu(ev);
     case "Sigmoid":
-      return (x) => ev.sigmoid(x);
+      return ev.fn("sigmoid");
     case "Tanh":
-      return (x) => ev.app("tanh", x);
-    case "LeakyRelu": {
-      const a = ev.real(p[0] ?? Math.fround(0.01), "LeakyRelu alpha");
-      return (x) => ev.ite(ev.cmp("lt", x, ev.zero), ev.mul(a, x), x);
-    }
+      return ev.fn("tanh");
+    case "LeakyRelu":
+      return leakyRelu(ev, p[0] ?? Math.fround(0.01));
     case "Clip": {
       const lo = p[0] ?? -Infinity, hi = p[1] ?? Infinity;
-      const l = Number.isFinite(lo) ? ev.real(lo, "Clip bound") : undefined;
-      const h = Number.isFinite(hi) ? ev.real(hi, "Clip bound") : undefined;
-      return (x) => clamp(ev, x, l, h);
+      return clamp(ev, Number.isFinite(lo) ? ev.num(lo) : undefined, Number.isFinite(hi) ? ev.num(hi) : undefined);
     }
-    case "HardSigmoid": {
-      const a = ev.real(p[0] ?? Math.fround(0.2), "HardSigmoid alpha");
-      const b = ev.real(p[1] ?? Math.fround(0.5), "HardSigmoid beta");
-      return (x) => ev.max(ev.zero, ev.min(ev.one, ev.add(ev.mul(a, x), b)));
-    }
+    case "HardSigmoid":
+      return hardSigmoid(ev, p[0] ?? Math.fround(0.2), p[1] ?? Math.fround(0.5));
     default:
       throw new SymbolicUnsupported(op, `${op} with activation '${name}' is not supported`);
   }
-}
-
-/** min(max(v, lo), hi) as the reference writes it (hi wins when lo > hi). */
-function clamp(ev: Evaluator, v: RealExpr, lo: RealExpr | undefined, hi: RealExpr | undefined): RealExpr {
-  let r = v;
-  if (lo) r = ev.ite(ev.cmp("lt", r, lo), lo, r);
-  if (hi) r = ev.ite(ev.cmp("gt", r, hi), hi, r);
-  return r;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1112,7 +794,7 @@ function reduceOf(ev: Evaluator, kind: ReduceKind, xs: RealExpr[], op: string): 
     case "prod":
       return xs.reduce((a, b) => ev.mul(a, b), ev.one);
     case "l1":
-      return ev.sum(xs.map((x) => absOf(ev, x)));
+      return ev.sum(xs.map((x) => ev.abs(x)));
     case "l2":
       return ev.sqrt(ev.sum(xs.map((x) => ev.mul(x, x))));
     case "sumsquare":
@@ -1122,10 +804,6 @@ function reduceOf(ev: Evaluator, kind: ReduceKind, xs: RealExpr[], op: string): 
     case "logsumexp":
       return ev.log(ev.sum(xs.map((x) => ev.exp(x))));
   }
-}
-
-function absOf(ev: Evaluator, x: RealExpr): RealExpr {
-  return ev.ite(ev.cmp("lt", x, ev.zero), ev.neg(x), x);
 }
 
 function reduceHandler(kind: ReduceKind): Handler {
@@ -1212,7 +890,7 @@ function layerNormHandler(rms: boolean): Handler {
     const x = floatIn(ev, nc, ins[0], 0);
     const rank = x.dims.length;
     const axis = normAxis(nc.attrInt("axis", -1), rank, (m) => nc.fail(m));
-    const eps = ev.real(attrF(nc, "epsilon", 1e-5), "epsilon");
+    const eps = ev.real(attrF32(nc, "epsilon", 1e-5), "epsilon");
     const cols = sizeOf(x.dims.slice(axis)), rows = sizeOf(x.dims.slice(0, axis));
     const sc = alignTo(nc, floatIn(ev, nc, ins[1], 1), x.dims, "scale");
     const bi = !rms && ins[2] !== undefined ? alignTo(nc, floatIn(ev, nc, ins[2], 2), x.dims, "bias") : undefined;
@@ -1255,7 +933,7 @@ const batchNorm: Handler = (ev, nc, ins) => {
   if (nc.opset < 9 && nc.attrInt("spatial", 1) === 0) {
     throw new SymbolicUnsupported("BatchNormalization", "BatchNormalization with spatial = 0 is not supported");
   }
-  const eps = ev.real(attrF(nc, "epsilon", 1e-5), "epsilon");
+  const eps = ev.real(attrF32(nc, "epsilon", 1e-5), "epsilon");
   const C = x.dims.length > 1 ? x.dims[1] : 1;
   const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => {
     const t = floatIn(ev, nc, ins[i], i);
@@ -1281,7 +959,7 @@ const instanceNorm: Handler = (ev, nc, ins) => {
   if (x.dims.length < 3) nc.fail("input must have rank ≥ 3");
   const [N, C] = x.dims;
   const inner = sizeOf(x.dims.slice(2));
-  const eps = ev.real(attrF(nc, "epsilon", 1e-5), "epsilon");
+  const eps = ev.real(attrF32(nc, "epsilon", 1e-5), "epsilon");
   const sc = floatIn(ev, nc, ins[1], 1).els as RealExpr[], bi = floatIn(ev, nc, ins[2], 2).els as RealExpr[];
   if (sc.length !== C || bi.length !== C) nc.fail(`scale and B must have ${C} elements`);
   const y = new Array<SymExpr>(x.els.length);
@@ -1328,7 +1006,7 @@ const gemm: Handler = (ev, nc, ins) => {
   const [M, K] = tA ? [a.dims[1], a.dims[0]] : a.dims;
   const [K2, N] = tB ? [b.dims[1], b.dims[0]] : b.dims;
   if (K !== K2) nc.fail(`inner dimensions differ: A [${a.dims}], B [${b.dims}]`);
-  const alpha = ev.real(attrF(nc, "alpha", 1), "alpha"), beta = ev.real(attrF(nc, "beta", 1), "beta");
+  const alpha = ev.real(attrF32(nc, "alpha", 1), "alpha"), beta = ev.real(attrF32(nc, "beta", 1), "beta");
   const betaZero = ev.ratOf(beta)!.n === 0n;
   const c = ins[2] !== undefined && !betaZero ? alignTo(nc, floatIn(ev, nc, ins[2], 2), [M, N], "C") : undefined;
   const els = new Array<SymExpr>(M * N);
@@ -1418,94 +1096,48 @@ const fusedConv: Handler = (ev, nc, ins) => {
 // ---------------------------------------------------------------------------------------------
 // the handler table
 
+/**
+ * Ops by their formulas (`ir/ops/`, one definition run by the interpreter too): the unary math,
+ * the activations, Add/Sub/Mul/Div, comparisons, logic, IsNaN/IsInf, Sum/Mean/Max/Min.
+ */
+const FORMULA_HANDLERS: Record<string, Handler> = Object.fromEntries([
+  ...Object.entries(UNARY_FORMULAS).map(([op, f]) => [`::${op}`, unary(f)]),
+  ...Object.entries(ACTIVATION_FORMULAS).map(([op, f]) => [`::${op}`, unary(f)]),
+  ...(["Add", "Sub", "Mul", "Div"] as const).map((op) => [`::${op}`, binary(ARITH_FORMULAS[op])]),
+  ...Object.entries(COMPARE_FORMULAS).map(([op, f]) => [`::${op}`, compare(f, op !== "Equal")]),
+  ...Object.entries(LOGIC_FORMULAS).map(([op, f]) => [`::${op}`, logic(f)]),
+  ...Object.entries(PREDICATE_FORMULAS).map(([op, f]) => [`::${op}`, predicate(f)]),
+  ...Object.entries(FOLD_FORMULAS).map(([op, f]) => [`::${op}`, variadic(f)]),
+]);
+
 const HANDLERS: Record<string, Handler> = {
-  "::Add": binary((ev, a, b) => ev.add(a, b)),
-  "::Sub": binary((ev, a, b) => ev.sub(a, b)),
-  "::Mul": binary((ev, a, b) => ev.mul(a, b)),
-  "::Div": binary((ev, a, b) => ev.div(a, b)),
+  ...FORMULA_HANDLERS,
   "::Pow": (ev, nc, ins) => {
     legacyBroadcast(nc);
     // the exponent may be of another numeric type than the base (int64 exponents are common)
     const x = floatIn(ev, nc, ins[0], 0), y = ev.lift(need(nc, ins, 1));
     if (y.dtype === DataType.BOOL) nc.fail("the exponent must be numeric");
-    return [mapN(nc, [x, y], x.dtype, ([a, b]) => ev.pow(a as RealExpr, b as RealExpr))];
+    const pow = ARITH_FORMULAS.Pow(ev);
+    return [mapN(nc, [x, y], x.dtype, ([a, b]) => pow(a as RealExpr, b as RealExpr))];
   },
-  "::Neg": unary((ev, x) => ev.neg(x)),
-  "::Abs": unary((ev, x) => absOf(ev, x)),
-  "::Sign": unary((ev, x) =>
-    ev.ite(ev.cmp("gt", x, ev.zero), ev.one, ev.ite(ev.cmp("lt", x, ev.zero), ev.neg(ev.one), ev.zero))
-  ),
-  "::Reciprocal": unary((ev, x) => ev.recip(x)),
-  "::Sqrt": unary((ev, x) => ev.sqrt(x)),
-  "::Exp": unary((ev, x) => ev.exp(x)),
-  "::Log": unary((ev, x) => ev.log(x)),
-  "::Floor": unary((ev, x) => floorOf(ev, x)),
-  "::Ceil": unary((ev, x) => ev.neg(floorOf(ev, ev.neg(x)))),
-  "::Relu": unary((ev, x) => ev.ite(ev.cmp("gt", x, ev.zero), x, ev.zero)),
-  "::LeakyRelu": unary((ev, x, nc) => {
-    const a = ev.real(attrF(nc, "alpha", 0.01), "alpha");
-    return ev.ite(ev.cmp("lt", x, ev.zero), ev.mul(a, x), x);
-  }),
   "::PRelu": (ev, nc, ins) => {
     const x = floatIn(ev, nc, ins[0], 0), s = floatIn(ev, nc, ins[1], 1);
-    const y = mapN(nc, [x, s], x.dtype, ([v, k]) => {
-      const a = v as RealExpr;
-      return ev.ite(ev.cmp("lt", a, ev.zero), ev.mul(a, k as RealExpr), a);
-    });
+    const f = prelu(ev);
+    const y = mapN(nc, [x, s], x.dtype, ([v, k]) => f(v as RealExpr, k as RealExpr));
     if (y.dims.length !== x.dims.length || y.dims.some((d, i) => d !== x.dims[i])) {
       nc.fail("slope does not broadcast to X");
     }
     return [y];
   },
-  "::Elu": unary((ev, x, nc) => {
-    const a = ev.real(attrF(nc, "alpha", 1), "alpha");
-    return ev.ite(ev.cmp("lt", x, ev.zero), ev.mul(a, ev.sub(ev.exp(x), ev.one)), x);
-  }),
-  "::Selu": unary((ev, x, nc) => {
-    const a = ev.real(attrF(nc, "alpha", 1.67326319217681884765625), "alpha");
-    const g = ev.real(attrF(nc, "gamma", 1.05070102214050292968750), "gamma");
-    return ev.ite(ev.cmp("gt", x, ev.zero), ev.mul(g, x), ev.mul(ev.mul(g, a), ev.sub(ev.exp(x), ev.one)));
-  }),
-  "::Celu": unary((ev, x, nc) => {
-    const av = attrF(nc, "alpha", 1);
-    if (av === 0) nc.fail("alpha must not be 0");
-    const a = ev.real(av, "alpha");
-    const neg = ev.mul(a, ev.sub(ev.exp(ev.div(x, a)), ev.one));
-    return ev.add(ev.max(ev.zero, x), ev.min(ev.zero, neg));
-  }),
-  "::Sigmoid": unary((ev, x) => ev.sigmoid(x)),
-  "::HardSigmoid": unary((ev, x, nc) => {
-    const a = ev.real(attrF(nc, "alpha", 0.2), "alpha"), b = ev.real(attrF(nc, "beta", 0.5), "beta");
-    return ev.max(ev.zero, ev.min(ev.one, ev.add(ev.mul(a, x), b)));
-  }),
-  "::HardSwish": unary((ev, x) =>
-    ev.mul(x, ev.max(ev.zero, ev.min(ev.one, ev.add(ev.mul(x, ev.num(rat(1n, 6n))), ev.num(rat(1n, 2n))))))
-  ),
-  "::Softplus": unary((ev, x) => ev.softplus(x)),
-  "::Softsign": unary((ev, x) => ev.div(x, ev.add(ev.one, absOf(ev, x)))),
-  "::Mish": unary((ev, x) => ev.mul(x, ev.app("tanh", ev.softplus(x)))),
-  "::Swish": unary((ev, x, nc) => ev.mul(x, ev.sigmoid(ev.mul(ev.real(attrF(nc, "alpha", 1), "alpha"), x)))),
-  "::ThresholdedRelu": unary((ev, x, nc) => {
-    const a = ev.real(attrF(nc, "alpha", 1), "alpha");
-    return ev.ite(ev.cmp("gt", x, a), x, ev.zero);
-  }),
-  "::Shrink": unary((ev, x, nc) => {
-    const l = ev.real(attrF(nc, "lambd", 0.5), "lambd"), b = ev.real(attrF(nc, "bias", 0), "bias");
-    return ev.ite(ev.cmp("lt", x, ev.neg(l)), ev.add(x, b), ev.ite(ev.cmp("gt", x, l), ev.sub(x, b), ev.zero));
-  }),
-  "::Gelu": unary((ev, x, nc) => {
-    const approx = nc.attrString("approximate", "none");
-    if (approx !== "none" && approx !== "tanh") nc.fail(`approximate must be 'none' or 'tanh', is '${approx}'`);
-    return ev.gelu(x, approx);
-  }),
-  "com.microsoft::Gelu": contribUnary((ev, x) => ev.gelu(x, "none")),
-  "com.microsoft::FastGelu": contribUnary((ev, x) => ev.gelu(x, "tanh")),
+  "com.microsoft::Gelu": contribUnary((alg) => gelu(alg, "none")),
+  "com.microsoft::FastGelu": contribUnary((alg) => gelu(alg, "tanh")),
   "::Clip": (ev, nc, ins) => {
     const x = floatIn(ev, nc, ins[0], 0);
     let lo: RealExpr | undefined, hi: RealExpr | undefined;
     if (nc.opset < 11) {
-      lo = ev.real(attrF(nc, "min", -3.4028234663852886e38), "min");
-      hi = ev.real(attrF(nc, "max", 3.4028234663852886e38), "max");
+      const [l, h] = clipAttrBounds(nc);
+      lo = ev.real(l, "min");
+      hi = ev.real(h, "max");
     } else {
       const bound = (i: number): RealExpr | undefined => {
         const v = ins[i];
@@ -1520,31 +1152,12 @@ const HANDLERS: Record<string, Handler> = {
       lo = bound(1);
       hi = bound(2);
     }
-    return [{ dtype: x.dtype, dims: [...x.dims], els: x.els.map((v) => clamp(ev, v as RealExpr, lo, hi)) }];
+    const f = clamp(ev, lo, hi);
+    return [{ dtype: x.dtype, dims: [...x.dims], els: x.els.map((v) => f(v as RealExpr)) }];
   },
-  "::Max": variadic((ev, xs) => xs.reduce((a, b) => ev.max(a, b))),
-  "::Min": variadic((ev, xs) => xs.reduce((a, b) => ev.min(a, b))),
-  "::Sum": variadic((ev, xs) => ev.sum(xs)),
-  "::Mean": variadic((ev, xs) => ev.mean(xs)),
-  "::Equal": compare("eq"),
-  "::Less": compare("lt"),
-  "::LessOrEqual": compare("le"),
-  "::Greater": compare("gt"),
-  "::GreaterOrEqual": compare("ge"),
   "::Not": (ev, nc, ins) => {
     const a = boolIn(ev, nc, ins[0], 0);
     return [{ dtype: DataType.BOOL, dims: [...a.dims], els: a.els.map((e) => ev.not(e as BoolExpr)) }];
-  },
-  "::And": logic((ev, a, b) => ev.and(a, b)),
-  "::Or": logic((ev, a, b) => ev.or(a, b)),
-  "::Xor": logic((ev, a, b) => ev.xor(a, b)),
-  "::IsNaN": (ev, nc, ins) => {
-    const x = floatIn(ev, nc, ins[0], 0);
-    return [{ dtype: DataType.BOOL, dims: [...x.dims], els: x.els.map(() => ev.F) }];
-  },
-  "::IsInf": (ev, nc, ins) => {
-    const x = floatIn(ev, nc, ins[0], 0);
-    return [{ dtype: DataType.BOOL, dims: [...x.dims], els: x.els.map(() => ev.F) }];
   },
   "::Where": (ev, nc, ins) => {
     const c = boolIn(ev, nc, ins[0], 0), a = ev.lift(need(nc, ins, 1)), b = ev.lift(need(nc, ins, 2));
@@ -1552,23 +1165,11 @@ const HANDLERS: Record<string, Handler> = {
     if (!isFloat(a.dtype) && a.dtype !== DataType.BOOL) {
       throw new SymbolicUnsupported("Where", "Where on integers with a symbolic condition is not supported");
     }
-    return [mapN(nc, [c, a, b], a.dtype, ([p, x, y]) => ev.ite(p as BoolExpr, x, y))];
+    const sel = WHERE_FORMULA(ev);
+    return [mapN(nc, [c, a, b], a.dtype, ([p, x, y]) => sel(p as BoolExpr, x, y))];
   },
   "::Cast": (ev, nc, ins) => [cast(ev, nc, need(nc, ins, 0), nc.attrInt("to"))],
   "::CastLike": (ev, nc, ins) => [cast(ev, nc, need(nc, ins, 0), need(nc, ins, 1).dtype)],
-  "::Erf": unary((ev, x) => ev.app("erf", x)),
-  "::Tanh": unary((ev, x) => ev.app("tanh", x)),
-  "::Sin": unary((ev, x) => ev.app("sin", x)),
-  "::Cos": unary((ev, x) => ev.app("cos", x)),
-  "::Tan": unary((ev, x) => ev.app("tan", x)),
-  "::Asin": unary((ev, x) => ev.app("asin", x)),
-  "::Acos": unary((ev, x) => ev.app("acos", x)),
-  "::Atan": unary((ev, x) => ev.app("atan", x)),
-  "::Sinh": unary((ev, x) => ev.app("sinh", x)),
-  "::Cosh": unary((ev, x) => ev.app("cosh", x)),
-  "::Asinh": unary((ev, x) => ev.app("asinh", x)),
-  "::Acosh": unary((ev, x) => ev.app("acosh", x)),
-  "::Atanh": unary((ev, x) => ev.app("atanh", x)),
   "::ReduceSum": reduceHandler("sum"),
   "::ReduceMean": reduceHandler("mean"),
   "::ReduceMax": reduceHandler("max"),
@@ -1595,21 +1196,12 @@ const HANDLERS: Record<string, Handler> = {
   "com.microsoft::FusedConv": fusedConv,
 };
 
-function contribUnary(f: (ev: Evaluator, x: RealExpr) => RealExpr): Handler {
+function contribUnary(f: UnaryFormula): Handler {
+  const h = unary(f);
   return (ev, nc, ins) => {
     if (ins.length > 1 && ins[1] !== undefined) nc.fail("a bias input is not supported");
-    return unary((e, x) => f(e, x))(ev, nc, ins);
+    return h(ev, nc, ins);
   };
-}
-
-function floorOf(ev: Evaluator, x: RealExpr): RealExpr {
-  const r = ev.ratOf(x);
-  if (r) {
-    let q = r.n / r.d;
-    if (r.n < 0n && q * r.d !== r.n) q -= 1n;
-    return ev.num(rat(q));
-  }
-  return ev.ctx.ToReal(ev.ctx.ToInt(x)) as RealExpr;
 }
 
 function cast(ev: Evaluator, nc: NodeContext, v: SymValue, to: number): SymValue {

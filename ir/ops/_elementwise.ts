@@ -253,14 +253,23 @@ export function foldVariadic(
   return fromNumbers(dtype, dims, acc);
 }
 
-/** Select elements with broadcasting: out[i] = cond ? x : y, over raw storage of any dtype. */
-export function selectRaw(ctx: NodeContext, cond: Tensor, x: Tensor, y: Tensor): Tensor {
+/**
+ * Select elements with broadcasting: out[i] = sel(cond, x, y), over raw storage of any dtype
+ * (`sel` is Where's formula with numbers: `c ? x : y`).
+ */
+export function selectRaw(
+  ctx: NodeContext,
+  cond: Tensor,
+  x: Tensor,
+  y: Tensor,
+  sel: <X extends number | boolean>(c: boolean, a: X, b: X) => X,
+): Tensor {
   const { dims, size: n, maps: [mc, mx, my] } = broadcastTensors(ctx, [cond, x, y]);
   const c = cond.data as Uint8Array;
-  const vx = x.data as ArrayLike<unknown>, vy = y.data as ArrayLike<unknown>;
+  const vx = x.data as ArrayLike<number>, vy = y.data as ArrayLike<number>;
   const out = allocate(x.dtype, n) as unknown as unknown[];
   for (let i = 0; i < n; i++) {
-    out[i] = c[mc ? mc[i] : i] ? vx[mx ? mx[i] : i] : vy[my ? my[i] : i];
+    out[i] = sel(c[mc ? mc[i] : i] !== 0, vx[mx ? mx[i] : i], vy[my ? my[i] : i]);
   }
   return new Tensor(x.dtype, dims, out as unknown as TensorData);
 }

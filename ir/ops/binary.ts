@@ -6,6 +6,8 @@
  *
  * Floats are computed in float64 and rounded once to the output type; integers of up to 32
  * bits are exact and wrap to their width on store; int64/uint64 use BigInt.
+ * The float math is written once over the scalar algebra (`ir/algebra.ts`) and exported, for
+ * the verifier to run over Z3 terms (`verify/symbolic.ts`).
  * @module
  */
 import { bitsPerElement, DataType, isBigInt, isFloat, isInteger, isUnsignedInt } from "../dtype.ts";
@@ -32,6 +34,63 @@ import {
   variadicInputs,
 } from "./_elementwise.ts";
 import type { BigFn2, NumFn2 } from "./_elementwise.ts";
+import {
+  type BinaryFormula,
+  type CompareFormula,
+  cpow,
+  type FoldFormula,
+  type LogicFormula,
+  numberAlgebra,
+  type SelectFormula,
+} from "../algebra.ts";
+
+// ---------------------------------------------------------------------------------------------
+// the math, once (ir/algebra.ts): run with numbers here, with Z3 terms by verify/symbolic.ts.
+// Integers (≤32-bit wrapping, int64 in BigInt) have their own kernels below: the verifier keeps
+// integer tensors concrete and runs them through these ops, so it never needs their formulas.
+
+/** The float math of Add, Sub, Mul, Div and Pow. */
+export const ARITH_FORMULAS: Record<"Add" | "Sub" | "Mul" | "Div" | "Pow", BinaryFormula> = {
+  Add: (alg) => (a, b) => alg.add(a, b),
+  Sub: (alg) => (a, b) => alg.sub(a, b),
+  Mul: (alg) => (a, b) => alg.mul(a, b),
+  Div: (alg) => (a, b) => alg.div(a, b),
+  Pow: (alg) => (x, e) => alg.pow(x, e),
+};
+
+/** The comparisons, on numbers (Equal of bools compares them as 0/1). */
+export const COMPARE_FORMULAS: Record<"Equal" | "Less" | "LessOrEqual" | "Greater" | "GreaterOrEqual", CompareFormula> =
+  {
+    Equal: (alg) => (a, b) => alg.eq(a, b),
+    Less: (alg) => (a, b) => alg.lt(a, b),
+    LessOrEqual: (alg) => (a, b) => alg.le(a, b),
+    Greater: (alg) => (a, b) => alg.gt(a, b),
+    GreaterOrEqual: (alg) => (a, b) => alg.ge(a, b),
+  };
+
+/** And, Or, Xor on bools. */
+export const LOGIC_FORMULAS: Record<"And" | "Or" | "Xor", LogicFormula> = {
+  And: (alg) => (a, b) => alg.and(a, b),
+  Or: (alg) => (a, b) => alg.or(a, b),
+  Xor: (alg) => (a, b) => alg.xor(a, b),
+};
+
+/** Where: c ? x : y. */
+export const WHERE_FORMULA: SelectFormula = (alg) => (c, a, b) => alg.select(c, a, b);
+
+/** The float math of the variadic Sum, Mean, Max, Min (left fold from the first input). */
+export const FOLD_FORMULAS: Record<"Sum" | "Mean" | "Max" | "Min", FoldFormula> = {
+  Sum: { step: (alg) => (a, b) => alg.add(a, b) },
+  Mean: {
+    step: (alg) => (a, b) => alg.add(a, b),
+    finish: (alg, count) => {
+      const n = alg.num(count);
+      return (acc) => alg.div(acc, n);
+    },
+  },
+  Max: { step: (alg) => (a, b) => alg.max(a, b) },
+  Min: { step: (alg) => (a, b) => alg.min(a, b) },
+};
 
 /** Kernels of an arithmetic op: floats, ≤32-bit ints (results wrap on store), int64/uint64. */
 interface ArithKernels {
@@ -61,13 +120,6 @@ function binaryOn(ctx: RunContext, a: Tensor, b: Tensor, k: ArithKernels): Tenso
 
 // ---------------------------------------------------------------------------------------------
 // Pow
-
-/** C's pow: pow(1, y) = 1 and pow(-1, ±∞) = 1, where JavaScript gives NaN. */
-function cpow(x: number, y: number): number {
-  if (x === 1 || y === 0) return 1;
-  if (x === -1 && (y === Infinity || y === -Infinity)) return 1;
-  return Math.pow(x, y);
-}
 
 /** x^e for an integer e ≥ 0, wrapped to 32 bits at each step (exact low bits). */
 function ipow32(x: number, e: number): number {
@@ -105,7 +157,7 @@ const pow: OpDef = {
     const x = ctx.input(0), y = legacyB(ctx, ctx.input(0), ctx.input(1));
     requireDtype(ctx, x.dtype, isNumeric, "a numeric type");
     requireDtype(ctx, y.dtype, isNumeric, "a numeric type");
-    if (isFloat(x.dtype)) return [binaryNumber(ctx, x, y, x.dtype, cpow)];
+    if (isFloat(x.dtype)) return [binaryNumber(ctx, x, y, x.dtype, ARITH_FORMULAS.Pow(numberAlgebra))];
     if (!isBigInt(x.dtype)) {
       const intExp = (a: number, e: number) => (Number.isInteger(e) && e >= 0 ? ipow32(a, e) : Math.trunc(cpow(a, e)));
       return [binaryNumber(ctx, x, y, x.dtype, intExp)];
@@ -193,7 +245,9 @@ const bitShift: OpDef = {
 // ---------------------------------------------------------------------------------------------
 // logic and bitwise
 
-function logical(opType: string, f: NumFn2): OpDef {
+function logical(opType: "And" | "Or" | "Xor"): OpDef {
+  const g = LOGIC_FORMULAS[opType](numberAlgebra);
+  const f: NumFn2 = (x, y) => (g(x !== 0, y !== 0) ? 1 : 0);
   return {
     opType,
     run(ctx) {
@@ -213,10 +267,14 @@ function bitwise(opType: string, int: NumFn2, big: BigFn2): OpDef {
 // ---------------------------------------------------------------------------------------------
 // comparisons
 
-type Cmp = (x: number, y: number) => boolean;
 type BigCmp = (x: bigint, y: bigint) => boolean;
 
-function comparison(opType: string, cmp: Cmp, bigCmp: BigCmp, strCmp?: (x: string, y: string) => boolean): OpDef {
+function comparison(
+  opType: keyof typeof COMPARE_FORMULAS,
+  bigCmp: BigCmp,
+  strCmp?: (x: string, y: string) => boolean,
+): OpDef {
+  const cmp = COMPARE_FORMULAS[opType](numberAlgebra);
   return {
     opType,
     run(ctx) {
@@ -243,7 +301,7 @@ const where: OpDef = {
     const c = ctx.input(0), x = ctx.input(1), y = ctx.input(2);
     requireDtype(ctx, c.dtype, (d) => d === DataType.BOOL, "a bool condition");
     requireSameDtype(ctx, [x, y]);
-    return [selectRaw(ctx, c, x, y)];
+    return [selectRaw(ctx, c, x, y, WHERE_FORMULA(numberAlgebra))];
   },
   infer: (ctx: InferContext) => inferBroadcast(ctx, ctx.dtype(1) ?? ctx.dtype(2), [0, 1, 2]),
 };
@@ -251,7 +309,8 @@ const where: OpDef = {
 // ---------------------------------------------------------------------------------------------
 // variadic
 
-function variadic(opType: string, num: NumFn2, big: BigFn2 | undefined, floatOnly = false, mean = false): OpDef {
+function variadic(opType: keyof typeof FOLD_FORMULAS, big: BigFn2 | undefined, floatOnly = false): OpDef {
+  const f = FOLD_FORMULAS[opType], num = f.step(numberAlgebra);
   return {
     opType,
     run(ctx) {
@@ -259,42 +318,43 @@ function variadic(opType: string, num: NumFn2, big: BigFn2 | undefined, floatOnl
       if (xs.length === 0) ctx.fail("needs at least one input");
       requireDtype(ctx, xs[0].dtype, floatOnly ? isFloat : isNumeric, floatOnly ? "a float type" : "a numeric type");
       const k = xs.length;
-      return [foldVariadic(ctx, xs, num, big, mean ? (v) => v / k : undefined)];
+      return [foldVariadic(ctx, xs, num, big, f.finish?.(numberAlgebra, k))];
     },
     infer: (ctx) => inferBroadcast(ctx, ctx.dtype(0)),
   };
 }
-
-const nanMax: NumFn2 = (a, b) => (a !== a || b !== b ? NaN : a >= b ? a : b);
-const nanMin: NumFn2 = (a, b) => (a !== a || b !== b ? NaN : a <= b ? a : b);
 
 // ---------------------------------------------------------------------------------------------
 
 /** Integer division truncating toward zero; 0 for a zero divisor (ONNX leaves it undefined). */
 const idiv: NumFn2 = (x, y) => (y === 0 ? 0 : Math.trunc(x / y));
 
+/** A same-type arithmetic op: floats by its formula, integers by their own kernels. */
+const arithOf = (op: "Add" | "Sub" | "Mul" | "Div", int: NumFn2, big: BigFn2): OpDef =>
+  arith(op, { float: ARITH_FORMULAS[op](numberAlgebra), int, big });
+
 registerOps([
-  arith("Add", { float: (x, y) => x + y, int: (x, y) => x + y, big: (x, y) => x + y }),
-  arith("Sub", { float: (x, y) => x - y, int: (x, y) => x - y, big: (x, y) => x - y }),
-  arith("Mul", { float: (x, y) => x * y, int: Math.imul, big: (x, y) => x * y }),
-  arith("Div", { float: (x, y) => x / y, int: idiv, big: (x, y) => (y === 0n ? 0n : x / y) }),
+  arithOf("Add", (x, y) => x + y, (x, y) => x + y),
+  arithOf("Sub", (x, y) => x - y, (x, y) => x - y),
+  arithOf("Mul", Math.imul, (x, y) => x * y),
+  arithOf("Div", idiv, (x, y) => (y === 0n ? 0n : x / y)),
   pow,
   mod,
   bitShift,
-  logical("And", (x, y) => x & y),
-  logical("Or", (x, y) => x | y),
-  logical("Xor", (x, y) => x ^ y),
+  logical("And"),
+  logical("Or"),
+  logical("Xor"),
   bitwise("BitwiseAnd", (x, y) => x & y, (x, y) => x & y),
   bitwise("BitwiseOr", (x, y) => x | y, (x, y) => x | y),
   bitwise("BitwiseXor", (x, y) => x ^ y, (x, y) => x ^ y),
-  comparison("Equal", (x, y) => x === y, (x, y) => x === y, (x, y) => x === y),
-  comparison("Greater", (x, y) => x > y, (x, y) => x > y),
-  comparison("Less", (x, y) => x < y, (x, y) => x < y),
-  comparison("GreaterOrEqual", (x, y) => x >= y, (x, y) => x >= y),
-  comparison("LessOrEqual", (x, y) => x <= y, (x, y) => x <= y),
+  comparison("Equal", (x, y) => x === y, (x, y) => x === y),
+  comparison("Greater", (x, y) => x > y),
+  comparison("Less", (x, y) => x < y),
+  comparison("GreaterOrEqual", (x, y) => x >= y),
+  comparison("LessOrEqual", (x, y) => x <= y),
   where,
-  variadic("Sum", (a, b) => a + b, (a, b) => a + b),
-  variadic("Mean", (a, b) => a + b, undefined, true, true),
-  variadic("Max", nanMax, (a, b) => (a >= b ? a : b)),
-  variadic("Min", nanMin, (a, b) => (a <= b ? a : b)),
+  variadic("Sum", (a, b) => a + b),
+  variadic("Mean", undefined, true),
+  variadic("Max", (a, b) => (a >= b ? a : b)),
+  variadic("Min", (a, b) => (a <= b ? a : b)),
 ]);
