@@ -250,3 +250,69 @@ Deno.test("verify --json says per rule how it was decided and what was exercised
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("extreme constants are drawn: a huge constant absorbs x, so (x + c) − c = x is refuted", async () => {
+  const v = await refuted("t: (Sub (Add ?x ?c) ?c) => ?x if (const ?c) (dtype-float ?x) (same-shape ?x $root)");
+  assert(v.counterexample!.native, "the difference shows in the instance's own types too");
+});
+
+Deno.test("a denormal constant's reciprocal overflows float32: x / c as x · (1/c) is refuted as built", async () => {
+  const v = await refuted("t: (Div ?x ?c) => (Mul ?x (Reciprocal ?c)) if (const ?c) (dtype-float ?x)");
+  assert(v.counterexample!.native, JSON.stringify(v.counterexample!.reason));
+});
+
+Deno.test("values past the square root of float32's max are drawn: √(x·x) = |x| is refuted where x·x overflows", async () => {
+  const v = await refuted("t: (Sqrt (Mul ?x ?x)) => (Abs ?x) if (dtype ?x \"float32\")");
+  assert(v.counterexample!.native && !v.counterexample!.float64, "found as built: float64 does not overflow");
+});
+
+Deno.test("a counterexample shows in the instance's own types: dropping BatchNormalization's epsilon is refuted where the variance is tiny", async () => {
+  const v = await refuted(
+    "t: (BatchNormalization ?x ?s ?b ?m ?v :epsilon ?e :training_mode 0) => " +
+      "(BatchNormalization ?x ?s ?b ?m ?v :epsilon 0.0 :training_mode 0) if (const ?v)",
+  );
+  assert(v.counterexample!.native, `${v.counterexample!.bindings}: ${v.counterexample!.reason}`);
+});
+
+Deno.test("Pad gets int64 pads within its input and every mode: dropping :mode is refuted, keeping it passes", async () => {
+  await refuted("t: (Pad ?x ?p :mode ?m) => (Pad ?x ?p) if (opset>= 11)");
+  await passes("t: (Pad (Pad ?x ?p :mode \"constant\") ?q :mode \"constant\") => (Pad (Pad ?x ?p) ?q) if (opset>= 11)");
+});
+
+Deno.test("Split gets int64 sizes summing to its axis, in 2 or 3 parts: parts concatenated back pass, two of three do not", async () => {
+  await passes(
+    "t: (Concat (Split ?x ?s :axis ?a)#0 (Split ?x ?s :axis ?a)#1 :axis ?a) => ?x if (same-shape ?x $root) (opset>= 13)",
+  );
+  await refuted("t: (Concat (Split ?x ?s :axis 1)#0 (Split ?x ?s :axis 1)#1 :axis 1) => ?x if (opset>= 13)");
+});
+
+Deno.test("a guard that names an element type gets it: int8 → int16 → int8 passes, with int8 exercised", async () => {
+  const v = await passes("t: (Cast (Cast ?x :to 5) :to 3) => ?x if (dtype ?x \"int8\")");
+  assert(v.exercised.dtypes.includes("int8"), v.exercised.dtypes.join());
+});
+
+Deno.test("a number an eq guard names for an attribute is drawn: HardSigmoid with alpha 0.5 is Clip(x/2 + 0.5) there", async () => {
+  await passes(
+    "t: (HardSigmoid ?x :alpha ?a :beta ?b) => (Clip (Add (Mul ?x (@scalar-like ?x 0.5)) (@scalar-like ?x 0.5)) " +
+      "(@scalar-like ?x 0) (@scalar-like ?x 1)) if (eq ?a 0.5) (eq ?b 0.5) (dtype ?x \"float32\") (opset>= 11)",
+  );
+});
+
+Deno.test("CastLike's target has its own element type: CastLike to it and back is refuted by float16 rounding", async () => {
+  await refuted("t: (CastLike (CastLike ?x ?y) ?x) => ?x if (dtype-float ?x) (dtype-float ?y)");
+});
+
+Deno.test("element types must agree: a rule that drops a CastLike to float16 is refuted by the output's type", () => {
+  const f16 = fromNumbers(DataType.FLOAT16, [1], [1]);
+  const f32 = fromNumbers(DataType.FLOAT, [1], [1]);
+  assert("reason" in compareSides(f16, f32, false, "kind"), "float16 vs float32 differ");
+  assert("reason" in compareSides(f16, f32, true), "float16 vs float32 differ in a float64 run too");
+});
+
+Deno.test("a Z3 timeout with tests that reached the special values is 'tested', not 'unknown'", async () => {
+  const v = await verifyRule(rule("t: (Abs (Neg ?x)) => (Abs ?x)"), {
+    prover: () => Promise.resolve({ status: "unknown", reason: "timeout" }),
+  });
+  assertEquals(v.status, "tested", v.note);
+  assert(/Z3 gave no answer/.test(v.note ?? ""), v.note);
+});

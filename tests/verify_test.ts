@@ -1,80 +1,17 @@
 /**
- * Rule verification: every deliberately wrong rule in tests/data/wrong.rules is refused, and
- * each counterexample, re-run here through the reference interpreter, really tells the two
- * sides apart; right rules of the shipped packs are never refuted.
+ * Rule verification: right rules of the shipped packs are never refuted, instances respect
+ * guards and shapes, Z3's time limit holds. The wrong rules of tests/data/wrong.rules (and the
+ * right rules of tests/data/right.rules) are checked by tests/verify_corpus_test.ts, which
+ * re-runs each counterexample in the instance's own element types.
  */
 import { assert, assertEquals } from "./_assert.ts";
-import { loadRuleFile, loadRulePacks } from "../rules/load.ts";
+import { loadRulePacks } from "../rules/load.ts";
 import { verifyRule, z3Prover } from "../verify/verify_rule.ts";
-import { pruneTo, toFloat64 } from "../verify/differential.ts";
 import { ruleInstances } from "../verify/instances.ts";
 import { parseRules } from "../rules/parser.ts";
 import { runModel } from "../ir/interpreter.ts";
-import { fromNumbers, type Tensor, toNumbers } from "../ir/tensor.ts";
-import type { Value } from "../ir/values.ts";
+import type { Tensor } from "../ir/tensor.ts";
 import { randomInputs } from "../verify/inputs.ts";
-
-const WRONG = new URL("./data/wrong.rules", import.meta.url).pathname;
-const wrong = await loadRuleFile(WRONG);
-
-/** Re-run a counterexample's instance on its inputs; true when the sides differ beyond rounding. */
-function sidesDiffer(inst: Parameters<typeof toFloat64>[0], inputs: Record<string, number[]>, pair: string): boolean {
-  const [l, r] = pair.split(" vs ");
-  for (const m of [toFloat64(inst), inst]) {
-    const feeds = new Map<string, Value>();
-    for (const [name, xs] of Object.entries(inputs)) {
-      const vi = m.graph.inputs.find((i) => i.name === name)!;
-      const t = vi.type as { dtype: number; shape: number[] };
-      feeds.set(name, fromNumbers(t.dtype as never, t.shape, xs));
-    }
-    let out: Map<string, Value | undefined>;
-    try {
-      out = runModel(m, feeds);
-    } catch (e) {
-      // the right side failing where the left runs is a difference too
-      try {
-        const left = pruneTo(m, [l]);
-        runModel(left, new Map([...feeds].filter(([k]) => left.graph.inputs.some((i) => i.name === k))));
-        return true;
-      } catch {
-        return /fails|cannot|broadcast|shape/i.test((e as Error).message);
-      }
-    }
-    const a = out.get(l) as Tensor, b = out.get(r) as Tensor;
-    if (a.dims.join() !== b.dims.join()) return true;
-    const xa = toNumbers(a), xb = toNumbers(b);
-    const scale = Math.max(1, ...Array.from(xa, Math.abs).filter(Number.isFinite));
-    // a counterexample may hold only as built (float32 overflow): try both evaluations
-    if (
-      xa.some((x, i) =>
-        // IEEE: NaN only equals NaN, an infinity only itself
-        x !== xb[i] && !(isNaN(x) && isNaN(xb[i])) &&
-        (!Number.isFinite(x) || !Number.isFinite(xb[i]) ||
-          !(Math.abs(x - xb[i]) <= 1e-6 * scale + 1e-5 * Math.abs(xb[i])))
-      )
-    ) return true;
-  }
-  return false;
-}
-
-Deno.test(`the wrong-rule file holds at least 40 deliberately wrong rules`, () => {
-  assert(wrong.length >= 40, `only ${wrong.length}`);
-});
-
-for (const rule of wrong) {
-  Deno.test(`wrong rule ${rule.name} (line ${rule.line}) is refuted with a counterexample that tells the sides apart`, async () => {
-    const v = await verifyRule(rule, { instances: 8, timeoutMs: 3000 });
-    assertEquals(v.status, "refuted", `${rule.name}: ${v.status} (${v.note})`);
-    const c = v.counterexample!;
-    assert(c && c.bindings.length > 0, "a counterexample names its shapes");
-    assertEquals(v.file, WRONG);
-    assertEquals(v.line, rule.line);
-    assert(
-      sidesDiffer(c.instance.model, c.inputs, c.output),
-      `${rule.name}: the counterexample does not differ (${c.reason})`,
-    );
-  });
-}
 
 Deno.test("every shipped rule has instances where it fires, and none is refuted by the tests", async () => {
   for (const rule of await loadRulePacks()) {

@@ -17,8 +17,8 @@ import { ruleLibrary } from "../rules/library.ts";
 import { type GuardCall, guardSource } from "../rules/guards.ts";
 import type { Verdict } from "./verify_rule.ts";
 
-/** Bump when the verifier changes what a verdict means. */
-export const VERIFIER_VERSION = 2;
+/** Bump when the verifier changes what a verdict means (3: extreme constants, huge inputs, Pad/Split/InstanceNormalization instances, guard-named types, native counterexamples, a timeout with passing tests is "tested"). */
+export const VERIFIER_VERSION = 3;
 
 /** A verdict as stored (no instance models). */
 export interface StoredVerdict extends Omit<Verdict, "counterexample" | "ms" | "exercised"> {

@@ -4,7 +4,8 @@
  *
  * Inputs: small, wide, zeros, negatives, large and tiny magnitudes; IEEE special values (±0,
  * ±inf, NaN, denormals of the input's type); values past exp's overflow (|x| > 88.7 in float32,
- * > 709.8 in float64); integer-valued ones (negative, zero: integer exponents, zero divisors);
+ * > 709.8 in float64); huge ones (past the square root of the type's max up to max^(3/4), and
+ * for float16 up to its max: see `drawFloat`); integer-valued ones (negative, zero: integer exponents, zero divisors);
  * and a mix where each input takes its own kind (a zero divisor under a non-zero numerator).
  * Integer inputs get their own edge values (both ends of their range, values past int32 for an
  * int64), bool inputs both values.
@@ -17,7 +18,9 @@
  * finite value against ±inf or NaN), values being the float64 run's to compare. Comparison is
  * IEEE-aware: NaN equals only
  * NaN, an infinity only the same infinity (a finite value never matches ±inf, whatever the
- * tolerance), +0 equals −0. Integers and booleans must be equal.
+ * tolerance), +0 equals −0. Integers and booleans must be equal, and so must element types.
+ * A difference found in float64 is re-run on the instance as built (`nativeDiffers`): one its
+ * own types show beyond their rounding is preferred as the counterexample.
  * @module
  */
 import type { Model, Node } from "../ir/graph.ts";
@@ -40,12 +43,13 @@ export const INPUT_KINDS = [
   "integers",
   "special",
   "overflow",
+  "huge",
   "mixed",
 ] as const;
 export type InputKind = typeof INPUT_KINDS[number];
 
 /** Kinds also run on the instance as built (float32), where float32's own overflow shows. */
-const NATIVE_KINDS: readonly InputKind[] = ["special", "overflow", "mixed"];
+const NATIVE_KINDS: readonly InputKind[] = ["special", "overflow", "huge", "mixed"];
 
 /** Where two sides differ. */
 export interface Difference {
@@ -59,6 +63,11 @@ export interface Difference {
   reason: string;
   /** found on the float64 conversion of the instance (false: on the instance as built) */
   float64?: boolean;
+  /**
+   * The instance as built (its own element types) shows the difference on these inputs too,
+   * beyond its type's rounding: a counterexample anyone can re-run as is.
+   */
+  native?: boolean;
 }
 
 /** What the tests of one instance found. */
@@ -83,6 +92,13 @@ const EXP_OVERFLOW: Record<number, [number, number]> = {
   [DataType.BFLOAT16]: [89, 120],
   [DataType.FLOAT]: [89, 120],
   [DataType.DOUBLE]: [710, 800],
+};
+/** Largest finite magnitude per float type. */
+const MAX_FLOAT: Record<number, number> = {
+  [DataType.FLOAT16]: 65504,
+  [DataType.BFLOAT16]: 3.3895e38,
+  [DataType.FLOAT]: 3.4028234e38,
+  [DataType.DOUBLE]: 1.7976931348623157e308,
 };
 const DENORMAL: Record<number, number> = {
   [DataType.FLOAT16]: 3e-6,
@@ -120,6 +136,19 @@ function drawFloat(kind: InputKind, r: () => number, dtype: DataType): number {
       if (u < 0.4 && dtype === DataType.DOUBLE) return sign() * (4e38 + r() * 1e39);
       return sign() * (lo + r() * (hi - lo));
     }
+    case "huge": {
+      // half the elements huge for the type, the rest ordinary: past the square root of its
+      // largest value (x·x overflows) up to max^(3/4), which leaves sums and products of such a
+      // value with ordinary ones (weights, constants, a few terms) room below the max. float16's
+      // max (65504) is within what real activations reach, so float16 also gets values up to it
+      // (a sum of two overflows); float32's (3.4e38) is not, and a rule is not refuted there
+      // for an intermediate that overflows only at values no float32 model holds.
+      if (r() < 0.5) return r() * 2 - 1;
+      const max = MAX_FLOAT[dtype] ?? MAX_FLOAT[DataType.FLOAT];
+      const tiers = [2 * Math.sqrt(max), max ** 0.625, max ** 0.75];
+      if (dtype === DataType.FLOAT16) tiers.push(max / 8, max / 2, max * 0.9);
+      return sign() * tiers[Math.floor(r() * tiers.length)];
+    }
     case "mixed":
       return r() * 2 - 1;
   }
@@ -150,6 +179,7 @@ function drawInt(kind: InputKind, r: () => number, dtype: DataType): number {
     case "special":
       return fit([0, 1, -1, lo, hi, 2 ** 31, -(2 ** 31) - 1][Math.floor(r() * 7)]);
     case "overflow":
+    case "huge":
       return fit([2 ** 31 - 1, -(2 ** 31), 2 ** 31, 2 ** 32 + 1, -(2 ** 31) - 1, 2 ** 15, 255][Math.floor(r() * 7)]);
   }
 }
@@ -182,9 +212,25 @@ export function toFloat64(m: Model): Model {
   const dbl = (dt: DataType): DataType => (NARROW.has(dt) ? DataType.DOUBLE : dt);
   const g = m.graph;
   const nodes: Node[] = [];
-  for (const n of g.nodes) {
+  // element types known before conversion (inputs, initializers, Cast outputs): a CastLike to a
+  // narrow float keeps rounding to it, as a Cast does
+  const known = new Map<string, DataType>();
+  for (const i of g.inputs) if (i.type?.kind === "tensor") known.set(i.name, i.type.dtype);
+  for (const [k, t] of g.initializers) known.set(k, t.dtype);
+  for (const n0 of g.nodes) {
+    let n = n0;
+    const like = n.opType === "CastLike" && (n.domain ?? "") === "" ? known.get(n.inputs[1] ?? "") : undefined;
+    if (like !== undefined) {
+      n = {
+        ...n,
+        opType: "Cast",
+        inputs: [n.inputs[0]],
+        attributes: [{ name: "to", type: "int", value: like } as Node["attributes"][number]],
+      };
+    }
     const to = n.opType === "Cast" && (n.domain ?? "") === "" &&
       n.attributes.find((a) => a.name === "to" && a.type === "int");
+    if (to) known.set(n.outputs[0], to.value as DataType);
     if (!to || !NARROW.has(to.value as DataType)) {
       nodes.push(n);
       continue;
@@ -303,8 +349,9 @@ export function compareSides(
   if (a.dims.length !== b.dims.length || a.dims.some((d, i) => d !== b.dims[i])) {
     return { index: 0, reason: `shapes differ: [${a.dims}] vs [${b.dims}]`, error: Infinity };
   }
-  const fa = isFloat(a.dtype), fb = isFloat(b.dtype);
-  if (a.dtype !== b.dtype && (!fa || !fb)) {
+  const fa = isFloat(a.dtype);
+  // element types must agree (a rule that turns a float16 result into float32 changes the model)
+  if (a.dtype !== b.dtype) {
     return { index: 0, reason: `element types differ (${a.dtype} vs ${b.dtype})`, error: Infinity };
   }
   const xa = toNumbers(a), xb = toNumbers(b);
@@ -393,8 +440,13 @@ function hasFloat32(m: Model): boolean {
  * instance as built too. The first kind decides validity: when the left side cannot run on it,
  * the instance is `invalid` (not evidence); a later kind the left side refuses is skipped.
  */
-export function testInstance(inst: RuleInstance, seeds = 2): DifferentialResult {
+export function testInstance(
+  inst: RuleInstance,
+  seeds = 2,
+  opts: { preferNative?: boolean } = {},
+): DifferentialResult {
   let model: Model = toFloat64(inst.model), float64: boolean = true;
+  let fallback: Difference | undefined;
   const res: DifferentialResult = { cases: 0, maxError: 0, float64, kinds: [], specials: [] };
   const specials = new Set<string>();
   const lhsOnly = (m: Model) => pruneTo(m, inst.pairs.map(([l]) => l));
@@ -411,7 +463,8 @@ export function testInstance(inst: RuleInstance, seeds = 2): DifferentialResult 
     let ranKind = false; // the left side ran on some draw of this kind
     for (let seed = 0; seed < (run.kind === "zeros" ? 1 : seeds); seed++) {
       // drawn in the instance's own types (a float16 input holds float16 values), then widened
-      let inputs = widenInputs(drawInputs(inst.model, inst.dataInputs, run.kind, seed), m);
+      let raw = drawInputs(inst.model, inst.dataInputs, run.kind, seed);
+      let inputs = widenInputs(raw, m);
       let mm: Model = m, ff: boolean = f64;
       try {
         runModel(lhsOnly(mm), pick(inputs, lhsOnly(mm)));
@@ -421,7 +474,7 @@ export function testInstance(inst: RuleInstance, seeds = 2): DifferentialResult 
         // an op without float64 support: fall back to the instance as sampled
         model = mm = inst.model;
         float64 = ff = res.float64 = false;
-        inputs = drawInputs(mm, inst.dataInputs, run.kind, seed);
+        inputs = raw = drawInputs(mm, inst.dataInputs, run.kind, seed);
         try {
           runModel(lhsOnly(mm), pick(inputs, lhsOnly(mm)));
         } catch (e2) {
@@ -448,6 +501,7 @@ export function testInstance(inst: RuleInstance, seeds = 2): DifferentialResult 
           rhs: [],
           reason: `the right-hand side fails where the left runs: ${(e as Error).message}`,
           float64: ff,
+          native: !ff || nativeDiffers(inst, raw, inst.pairs[0]),
         };
         return done();
       }
@@ -456,7 +510,7 @@ export function testInstance(inst: RuleInstance, seeds = 2): DifferentialResult 
         const c = compareSides(out.get(l), out.get(r), ff, run.native ? "kind" : looseness(inst));
         res.maxError = Math.max(res.maxError, c.error);
         if ("reason" in c) {
-          res.difference = {
+          const d: Difference = {
             output: [l, r],
             inputs: feeds(),
             kind: label,
@@ -465,11 +519,39 @@ export function testInstance(inst: RuleInstance, seeds = 2): DifferentialResult 
             rhs: values(out.get(r), c.index),
             reason: c.reason,
             float64: ff,
+            native: !ff || nativeDiffers(inst, raw, [l, r]),
           };
-          return done();
+          // a difference the instance's own types hide under their rounding: keep looking for
+          // one they show (a counterexample anyone can re-run as is), this one the fallback
+          if (d.native || !opts.preferNative) {
+            res.difference = d;
+            return done();
+          }
+          fallback ??= d;
+          break;
         }
       }
     }
   }
+  if (fallback) res.difference = fallback;
   return done();
+}
+
+/**
+ * Whether the instance as built (its own element types, float32 rounding) tells `pair` apart on
+ * `raw` beyond its type's tolerance.
+ */
+export function nativeDiffers(inst: RuleInstance, raw: Map<string, Value>, pair: [string, string]): boolean {
+  let out: Map<string, Value | undefined>;
+  try {
+    runModel(pruneTo(inst.model, [pair[0]]), pick(raw, pruneTo(inst.model, [pair[0]])));
+  } catch {
+    return false; // the left side cannot run on these values as built
+  }
+  try {
+    out = runModel(inst.model, raw);
+  } catch {
+    return true; // the right side fails where the left runs
+  }
+  return "reason" in compareSides(out.get(pair[0]), out.get(pair[1]), false, looseness(inst));
 }

@@ -26,14 +26,14 @@ import { extractionToGraph } from "../egraph/to_graph.ts";
 import type { CostModel } from "../cost/cost_model.ts";
 import { extractGreedy } from "../egraph/extract_greedy.ts";
 import type { Attribute, AttrType, Model, ValueInfo } from "../ir/graph.ts";
-import { DataType, dtypeName, isFloat } from "../ir/dtype.ts";
-import { fromNumbers, int64Tensor, Tensor } from "../ir/tensor.ts";
+import { DataType, dtypeFromName, dtypeName, isFloat } from "../ir/dtype.ts";
+import { fromNumbers, int64Tensor, Tensor, toNumbers } from "../ir/tensor.ts";
 import type { Dim, TensorType } from "../ir/types.ts";
 import type { Rule } from "../rules/rule.ts";
 import type { GuardArg, GuardCall } from "../rules/guards.ts";
 import { attrDefaults, ruleLibrary } from "../rules/library.ts";
 import { rng as makeRng } from "./inputs.ts";
-import { schemaViolation } from "./op_types.ts";
+import { schemaViolation, sharesType } from "./op_types.ts";
 
 /** One concrete instance of a rule. */
 export interface RuleInstance {
@@ -106,6 +106,15 @@ const DATA_DTYPES: readonly DataType[] = [
   DataType.UINT8,
 ];
 
+/** Element types an input draws when its type is its own (CastLike's target, Pow's exponent). */
+const OWN_DTYPES: readonly DataType[] = [
+  DataType.FLOAT,
+  DataType.FLOAT16,
+  DataType.DOUBLE,
+  DataType.INT32,
+  DataType.INT64,
+];
+
 /** A sampling try given up, with the reason (tallied for the rule's author). */
 class Reject extends Error {}
 
@@ -144,6 +153,14 @@ interface Try {
   approxEdge?: boolean;
   /** values of the parameter inputs drawn (shapes, axes, steps: new values count as new ground) */
   params: string[];
+  /** element types guards name per variable (`(dtype ?x "int8")`) */
+  dtypeHints: Map<string, DataType>;
+  /** ai.onnx opset of the try */
+  opset: number;
+  /** variables a `scalar` guard wants of one element */
+  scalarVars: Set<string>;
+  /** outputs of this try's Split nodes (one count, so a Split read at two indices is one node) */
+  splitParts: number;
 }
 
 function tensorTypeAttr(name: string, dtype: DataType, shape: number[]): Attribute[] {
@@ -180,6 +197,7 @@ function addConst(t: Try, label: string, value: Tensor): ClassId {
 }
 
 function numbersOf(v: Tensor): number[] {
+  if (isFloat(v.dtype)) return Array.from(toNumbers(v)); // float16 data is stored as bits
   return Array.from({ length: v.size }, (_, i) => Number((v.data as ArrayLike<number | bigint>)[i]));
 }
 
@@ -224,8 +242,27 @@ function constValues(t: Try, v: string, n: number, dtype: DataType, positive = f
     return Array.from({ length: n }, () => pick(t.r, ints));
   }
   const x = () => Math.round((t.r() * 4 - 2) * 64) / 64 || 0.5;
+  // now and then extreme constants of the type: tiny, denormal, zero, huge (a constant that
+  // absorbs what it is added to, a reciprocal that overflows, a variance that eps decides)
+  if (t.r() < 0.35) {
+    const ext = EXTREME[dtype] ?? EXTREME[DataType.FLOAT];
+    // the denormal twice: a reciprocal that overflows is the subtlest of these
+    const pool = [...ext.tiny, ext.tiny[1], ...ext.huge, 0, ...(positive ? [] : [-0])];
+    const all = t.r() < 0.5;
+    const v = pick(t.r, pool), sign = positive ? 1 : pick(t.r, [1, -1]);
+    t.params.push(`${v}`); // an extreme constant is new ground for the sampler
+    return Array.from({ length: n }, () => all || t.r() < 0.5 ? sign * v : (positive ? Math.abs(x()) + 0.25 : x()));
+  }
   return Array.from({ length: n }, () => (positive ? Math.abs(x()) + 0.25 : x()));
 }
+
+/** Extreme constants per float type: tiny (normal and denormal) and huge magnitudes. */
+const EXTREME: Record<number, { tiny: number[]; huge: number[] }> = {
+  [DataType.FLOAT16]: { tiny: [1e-4, 6e-8], huge: [300, 1e4] },
+  [DataType.BFLOAT16]: { tiny: [1e-6, 1e-39], huge: [1e8, 1e20, 1e30] },
+  [DataType.FLOAT]: { tiny: [1e-6, 1e-39], huge: [1e8, 1e20, 1e30] },
+  [DataType.DOUBLE]: { tiny: [1e-10, 1e-310], huge: [1e17, 1e100, 1e300] },
+};
 
 /** Constants that are positive in any model that makes sense (a BatchNormalization's variance). */
 function positiveSlot(op: string, slot: number): boolean {
@@ -233,7 +270,13 @@ function positiveSlot(op: string, slot: number): boolean {
 }
 
 /** The shape a data variable gets in child slot `slot` of `op`, given its earlier siblings. */
-function dataShape(t: Try, op: string, slot: number, sib: (number[] | undefined)[]): number[] {
+function dataShape(
+  t: Try,
+  op: string,
+  slot: number,
+  sib: (number[] | undefined)[],
+  node?: Extract<Pattern, { kind: "op" }>,
+): number[] {
   const x = sib[0];
   switch (op) {
     case "Conv":
@@ -272,8 +315,35 @@ function dataShape(t: Try, op: string, slot: number, sib: (number[] | undefined)
       if (slot === 2) return randomShape(t, pick(t.r, [1, 2]));
       break;
     case "BatchNormalization":
+    case "InstanceNormalization":
       if (slot === 0) return [pick(t.r, [1, 2]), pick(t.r, [1, 2, 3]), ...randomShape(t, pick(t.r, [1, 2]))];
       if (x) return [x[1]];
+      break;
+    case "Reshape":
+      // now and then an empty input (a 0 dim): what Reshape's allowzero decides
+      if (slot === 0 && t.r() < (node?.attrs.some((a) => a.name === "allowzero") ? 0.4 : 0.15)) {
+        const s = randomShape(t, pick(t.r, [1, 2, 3]));
+        s[Math.floor(t.r() * s.length)] = 0;
+        return s;
+      }
+      break;
+    case "Slice":
+      // the cut axis now and then long (4–6), so that two cuts of it can overlap in part
+      if (slot === 0 && t.r() < 0.5) {
+        const s = randomShape(t, pick(t.r, [1, 2, 2, 3]));
+        const axis = Math.floor(t.r() * s.length);
+        s[axis] = pick(t.r, [4, 5, 6]);
+        t.slice ??= { axis, step: pick(t.r, [1, 1, 1, 2, -1, -2]) };
+        return s;
+      }
+      break;
+    case "Split":
+      // the split axis long enough for every part
+      if (slot === 0) {
+        const s = [...t.base];
+        if (!s.length) s.push(t.splitParts);
+        return s.map((d) => d < t.splitParts && t.r() < 0.7 ? t.splitParts + Math.floor(t.r() * 2) : d);
+      }
       break;
     case "LayerNormalization":
     case "SimplifiedLayerNormalization":
@@ -321,6 +391,7 @@ function paramInput(
   slot: number,
   sib: (number[] | undefined)[],
   dt0: DataType | undefined,
+  node?: Extract<Pattern, { kind: "op" }>,
 ): Tensor | undefined {
   const x = sib[0];
   if (!x) return undefined;
@@ -374,12 +445,31 @@ function paramInput(
         return t.r() < 0.3 ? i64(INT64_MAX) : int64Tensor([1], [pick(t.r, [d - 1, -1, k])]);
       }
       if (slot === 2) {
-        if (step > 0) return t.r() < 0.4 ? i64(INT64_MAX) : int64Tensor([1], [pick(t.r, [1 + k, 1 + k - d, d])]);
+        // ends past the dim, at it, inside it, negative (counted from the end) and -1
+        if (step > 0) return t.r() < 0.3 ? i64(INT64_MAX) : int64Tensor([1], [pick(t.r, [1 + k, k - d, d, -1])]);
         return t.r() < 0.4 ? i64(-INT64_MAX - 1n) : int64Tensor([1], [pick(t.r, [-d - 1, k - d - 1, 0])]);
       }
       if (slot === 3) return int64Tensor([1], [t.r() < 0.3 ? ax.axis - r : ax.axis]);
       if (slot === 4) return int64Tensor([1], [step]);
       return undefined;
+    }
+    case "Pad":
+      // pads within the dims (reflect needs pad < dim), now and then a negative one (a crop)
+      if (slot === 1) {
+        const pads = [...x, ...x].map((d) => d > 1 && t.r() < 0.5 ? pick(t.r, [1, 1, d - 1, -1]) : 0);
+        return int64Tensor([2 * r], pads);
+      }
+      if (slot === 2) return fromNumbers(like, [], [pick(t.r, [0, 1.5, -2])]);
+      if (slot === 3) return int64Tensor([r], x.map((_, i) => i));
+      return undefined;
+    case "Split": {
+      if (slot !== 1 || r === 0) return undefined;
+      // sizes in int64, one per output, summing to the axis' dim
+      const ax = splitAxis(t, node, r), d = x[ax], n = t.splitParts;
+      if (d < n) throw new Reject("the split axis is shorter than the parts");
+      const sizes = new Array(n).fill(1);
+      for (let left = d - n; left > 0; left--) sizes[Math.floor(t.r() * n)]++;
+      return int64Tensor([n], sizes);
     }
     case "Tile":
       return slot === 1 ? int64Tensor([r], x.map(() => pick(t.r, [1, 2]))) : undefined;
@@ -402,15 +492,41 @@ function paramInput(
   return undefined;
 }
 
+/** The axis a Split pattern cuts (its literal, its variable's value, drawn now when unset), non-negative. */
+function splitAxis(t: Try, node: Extract<Pattern, { kind: "op" }> | undefined, r: number): number {
+  const a = node?.attrs.find((x) => x.name === "axis");
+  let v: unknown = 0;
+  if (a && a.term !== "absent" && a.term.kind === "lit") v = a.term.value;
+  else if (a && a.term !== "absent" && a.term.kind === "var") {
+    if (t.attrs.has(a.term.name)) v = t.attrs.get(a.term.name) ?? 0;
+    else {
+      v = Math.floor(t.r() * r) - (t.r() < 0.3 ? r : 0);
+      t.attrs.set(a.term.name, v);
+      t.notes.push(`?${a.term.name} = ${v}`);
+    }
+  }
+  const ax = Number(v);
+  return ax < 0 ? ax + r : ax;
+}
+
 function reshapeTarget(t: Try, x: number[]): Tensor {
   const n = sizeOf(x);
   const shapes: number[][] = [[n], [1, n], [n, 1], [...x].reverse(), [...x, 1], x.filter((d) => d !== 1)];
   for (let a = 1; a <= n; a++) if (n % a === 0) shapes.push([a, n / a]);
   const s = [...pick(t.r, shapes)];
-  // 0 copies the input's dim at that index (with allowzero = 0); -1 takes what is left
+  // an empty input: its own shape with a non-zero dim written 0 (a copy of that dim with
+  // allowzero = 0, a 0 dim with allowzero = 1: two different shapes, both valid)
+  const big = x.map((d, i) => (d !== 0 ? i : -1)).filter((i) => i >= 0);
+  if (n === 0 && big.length && t.r() < 0.6) {
+    const e = [...x];
+    e[pick(t.r, big)] = 0;
+    return int64Tensor([e.length], e);
+  }
+  // 0 copies the input's dim at that index (with allowzero = 0; with allowzero = 1 it is a 0
+  // dim, which only an empty input allows); -1 takes what is left (never beside a 0 size)
   const zeros = s.map((d, i) => (i < x.length && d === x[i] ? i : -1)).filter((i) => i >= 0);
-  if (zeros.length && t.r() < 0.45) s[pick(t.r, zeros)] = 0;
-  if (s.length && t.r() < 0.3) {
+  if (zeros.length && t.r() < (n === 0 ? 0.8 : 0.45)) s[pick(t.r, zeros)] = 0;
+  if (s.length && n > 0 && t.r() < 0.3) {
     const free = s.map((d, i) => (d !== 0 ? i : -1)).filter((i) => i >= 0);
     if (free.length) s[pick(t.r, free)] = -1;
   }
@@ -467,6 +583,9 @@ function attrValue(t: Try, op: string, name: string, kids: (number[] | undefined
     case "blocksize":
       return t.block ?? pick(t.r, [2, 3]);
     case "mode":
+      if (op === "Pad") {
+        return pick(t.r, ["constant", "reflect", "edge", undefined, ...(t.opset >= 19 ? ["wrap"] : [])]);
+      }
       return op === "DepthToSpace" ? pick(t.r, ["DCR", "CRD", undefined]) : undefined;
     case "allowzero":
     case "training_mode":
@@ -525,6 +644,8 @@ const FLOAT_ATTRS = new Set(["alpha", "beta", "epsilon", "gamma", "ratio", "lamb
 const REQUIRED: Record<string, Record<string, (t: Try, kids: (number[] | undefined)[]) => unknown>> = {
   Cast: { to: (t) => pick(t.r, CAST_TARGETS) },
   Concat: { axis: (t, kids) => (kids[0]?.length ? Math.floor(t.r() * kids[0].length) : undefined) },
+  // a Split without sizes at opset 18 names its parts
+  Split: { num_outputs: (t, kids) => (t.opset >= 18 && kids.length === 1 ? t.splitParts : undefined) },
 };
 
 function typeFor(name: string, v: unknown): AttrType {
@@ -546,24 +667,56 @@ const BOOL_OPS = new Set(["Not", "And", "Or", "Xor"]);
 function build(
   t: Try,
   p: Pattern,
-  ctx: { op: string; slot: number; sib: (number[] | undefined)[]; dts: (DataType | undefined)[]; like?: number[] },
+  ctx: {
+    op: string;
+    slot: number;
+    sib: (number[] | undefined)[];
+    dts: (DataType | undefined)[];
+    like?: number[];
+    node?: Extract<Pattern, { kind: "op" }>;
+  },
 ): ClassId | undefined {
   switch (p.kind) {
     case "var": {
       const had = t.classes.get(p.name);
       if (had !== undefined) return had;
-      const param = paramInput(t, ctx.op, ctx.slot, ctx.sib, ctx.dts[0]);
+      let param = paramInput(t, ctx.op, ctx.slot, ctx.sib, ctx.dts[0], ctx.node);
+      // a number a guard names for a parameter (`(all ?s 1)`, `(all ?lo -inf)`): the parameter
+      // filled with it, as drawn (an Expand shape of ones longer than the input's rank)
+      const hint = t.hints.get(p.name);
+      if (param && hint?.length && t.r() < 0.6) {
+        const h = pick(t.r, hint);
+        const dims = param.dims.length === 1 && ctx.op === "Expand"
+          ? [param.dims[0] + pick(t.r, [0, 1, 2])]
+          : [...param.dims];
+        param = fromNumbers(param.dtype, dims, new Array(sizeOf(dims)).fill(h.value));
+      }
       let id: ClassId;
       if (param) {
         id = addConst(t, p.name, param);
         t.params.push(`${p.name}=${numbersOf(param)}`);
       } else {
-        const shape = dataShape(t, ctx.op, ctx.slot, ctx.sib);
+        // (scalar ?c): one element, rank 0 or 1, most tries
+        const shape = t.scalarVars.has(p.name) && t.r() < 0.8
+          ? pick(t.r, [[], [1]])
+          : dataShape(t, ctx.op, ctx.slot, ctx.sib, ctx.node);
         const asConst = t.constVars.has(p.name) || (t.r() < 0.15 && ctx.slot > 0);
         const bool = (ctx.op === "Where" && ctx.slot === 0) || BOOL_OPS.has(ctx.op);
         // a later operand takes the first one's element type (Mul needs one type), else the try's
         const prev = ctx.dts.findLast((d) => d !== undefined && d !== DataType.BOOL);
-        const dtype = bool ? DataType.BOOL : ctx.slot > 0 && prev !== undefined ? prev : t.dtype;
+        const named = t.dtypeHints.get(p.name);
+        // an input whose type the schema does not tie to an earlier one (CastLike's target, Pow's
+        // exponent) takes a type of its own half the time
+        const own = ctx.slot > 0 && sharesType(ctx.op, ctx.slot) === false && t.r() < 0.5;
+        const dtype = named !== undefined && t.r() < 0.85
+          ? named
+          : bool
+          ? DataType.BOOL
+          : own
+          ? pick(t.r, OWN_DTYPES)
+          : ctx.slot > 0 && prev !== undefined
+          ? prev
+          : t.dtype;
         if (bool && (asConst || (ctx.op === "Where" && t.r() < 0.4))) {
           // a constant condition: all true, all false, or mixed
           const n = sizeOf(shape), u = t.r();
@@ -604,7 +757,7 @@ function build(
       const shapes: (number[] | undefined)[] = [];
       const dts: (DataType | undefined)[] = [];
       for (let i = 0; i < p.children.length; i++) {
-        const k = build(t, p.children[i], { op: p.op, slot: i, sib: shapes, dts });
+        const k = build(t, p.children[i], { op: p.op, slot: i, sib: shapes, dts, node: p });
         if (k === undefined) return undefined;
         kids.push(k);
         shapes.push(shapeOf(t, k));
@@ -620,7 +773,9 @@ function build(
         else if (a.term.kind === "var") {
           if (t.attrs.has(a.term.name)) v = t.attrs.get(a.term.name);
           else {
-            v = attrValue(t, p.op, a.name, shapes);
+            // a value a guard names for the attribute (`(eq ?a 0.1666…)`), else one drawn
+            const hint = t.hints.get(a.term.name);
+            v = hint?.length && t.r() < 0.75 ? pick(t.r, hint).value : attrValue(t, p.op, a.name, shapes);
             t.attrs.set(a.term.name, v);
             if (v !== undefined) t.notes.push(`?${a.term.name} = ${JSON.stringify(v)}`);
           }
@@ -638,7 +793,9 @@ function build(
       // a multi-output op the pattern reads by index: sometimes one more output than it reads (a
       // Split into 3 parts of which a rule uses 2)
       const outputs = p.output !== undefined
-        ? Math.max(p.output + 1 + (p.outputs === undefined && t.r() < 0.3 ? 1 : 0), p.outputs ?? 0, 2)
+        ? p.op === "Split" && p.outputs === undefined
+          ? t.splitParts
+          : Math.max(p.output + 1 + (p.outputs === undefined && t.r() < 0.3 ? 1 : 0), p.outputs ?? 0, 2)
         : 1;
       const id = t.eg.add(makeENode(p.op, kids, attrs, { domain: p.domain ?? "", outputs }));
       if (p.output === undefined) return id;
@@ -648,8 +805,11 @@ function build(
 }
 
 /** Variables that guards need as constants, and the numbers guards compare them with. */
-function guardFacts(calls: readonly GuardCall[] | undefined): { constVars: Set<string>; hints: Map<string, Hint[]> } {
-  const constVars = new Set<string>(), hints = new Map<string, Hint[]>();
+function guardFacts(
+  calls: readonly GuardCall[] | undefined,
+): { constVars: Set<string>; hints: Map<string, Hint[]>; dtypes: Map<string, DataType>; scalars: Set<string> } {
+  const constVars = new Set<string>(), hints = new Map<string, Hint[]>(), dtypes = new Map<string, DataType>();
+  const scalars = new Set<string>();
   const valueGuards = new Set(["const", "scalar", "all", "approx", "channel-bias", "no-zero", "eq"]);
   const walk = (g: GuardCall, negated: boolean) => {
     if (g.name === "not") {
@@ -663,6 +823,13 @@ function guardFacts(calls: readonly GuardCall[] | undefined): { constVars: Set<s
       for (const v of first) if (v) constVars.add(v);
       if (g.name === "const") { for (const v of vars) constVars.add(v); }
     }
+    if (!negated && g.name === "scalar" && vars[0]) scalars.add(vars[0]);
+    // (dtype ?x "int8"): ?x is drawn with that element type (integers of every width, bool)
+    const named = g.args.find((a): a is Extract<GuardArg, { kind: "str" }> => a.kind === "str");
+    if (!negated && g.name === "dtype" && vars[0] && named) {
+      const dt = dtypeFromName(named.value);
+      if (dt !== undefined) dtypes.set(vars[0], dt);
+    }
     if (!negated && (g.name === "all" || g.name === "approx" || g.name === "eq") && nums.length) {
       // approx: the guard's tolerance (default 1e-4), so values are drawn at its edges too
       const hint: Hint = g.name === "approx" ? { value: nums[0], rtol: nums[1] ?? 1e-4 } : { value: nums[0] };
@@ -670,7 +837,7 @@ function guardFacts(calls: readonly GuardCall[] | undefined): { constVars: Set<s
     }
   };
   for (const g of calls ?? []) walk(g, false);
-  return { constVars, hints };
+  return { constVars, hints, dtypes, scalars };
 }
 
 /** Every class variable of the left-hand sides, in order of first use. */
@@ -752,7 +919,15 @@ export function sampleInstances(rule: Rule, opts: InstanceOptions = {}): Sample 
   const lib = opts.library ?? ruleLibrary;
   const want = opts.want ?? 6, tries = opts.tries ?? 400;
   const r = makeRng(opts.seed ?? 1);
-  const { constVars, hints } = guardFacts(rule.guardCalls);
+  const { constVars, hints, dtypes: dtypeHints, scalars: scalarVars } = guardFacts(rule.guardCalls);
+  // the most outputs a left-hand Split is read at (its parts: that many, or one more)
+  let splitIndex = 1;
+  const walkSplit = (p: Pattern) => {
+    if (p.kind !== "op") return;
+    if (p.op === "Split" && p.output !== undefined) splitIndex = Math.max(splitIndex, p.output);
+    p.children.forEach(walkSplit);
+  };
+  rule.lhs.forEach(walkSplit);
   const out: RuleInstance[] = [];
   const rejected: Rejections = new Map();
   const reject = (why: string) => rejected.set(why, (rejected.get(why) ?? 0) + 1);
@@ -766,7 +941,13 @@ export function sampleInstances(rule: Rule, opts: InstanceOptions = {}): Sample 
     const opsets = [{ domain: "", version: opset }, { domain: "com.microsoft", version: 1 }];
     const eg = new EGraph(opsets);
     // the first instances are float32, so every rule has its main case covered first
-    const dtype = out.length < 2 && k < 40 ? DataType.FLOAT : pick(r, DATA_DTYPES);
+    // (a guard that names a type: that type, most tries)
+    const named = [...dtypeHints.values()];
+    const dtype = named.length && r() < 0.85
+      ? pick(r, named)
+      : out.length < 2 && k < 40
+      ? DataType.FLOAT
+      : pick(r, DATA_DTYPES);
     const t: Try = {
       r,
       eg,
@@ -784,6 +965,10 @@ export function sampleInstances(rule: Rule, opts: InstanceOptions = {}): Sample 
       params: [],
       constVars,
       hints,
+      dtypeHints,
+      scalarVars,
+      opset,
+      splitParts: splitIndex + 1 + (r() < 0.4 ? 1 : 0),
     };
     let roots: ClassId[];
     try {

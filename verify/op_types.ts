@@ -204,3 +204,27 @@ export function schemaViolation(op: string, inputs: readonly (number | undefined
 function dtypeLabel(dt: number): string {
   return Object.entries(D).find(([, v]) => v === dt)?.[0].toLowerCase() ?? `${dt}`;
 }
+
+/**
+ * Whether input `slot` of `op` must share its element type with an earlier input (`Mul`'s
+ * second operand: true; `CastLike`'s target, `Pow`'s exponent: false); undefined for ops not
+ * in the table.
+ * @param op the op type
+ * @param slot the input index
+ * @returns whether the slot's type is tied to an earlier one's
+ * @example
+ * ```ts
+ * import { sharesType } from "./op_types.ts";
+ * if (sharesType("Mul", 1) !== true) throw new Error("Mul needs one element type");
+ * if (sharesType("CastLike", 1) !== false) throw new Error("CastLike's target has its own type");
+ * ```
+ */
+export function sharesType(op: string, slot: number): boolean | undefined {
+  const s = TABLE[op];
+  if (!s || !s.slots.length) return undefined;
+  const at = (i: number) => s.slots[Math.min(i, s.slots.length - 1)];
+  const v = at(slot);
+  if (!v) return undefined;
+  for (let i = 0; i < slot; i++) if (at(i) === v) return true;
+  return false;
+}

@@ -13,8 +13,10 @@
  *   in IEEE arithmetic is refuted by the test with the special value. `decidedBy` is "z3+tests".
  * - **tested**: the tests found no difference, but Z3 did not prove every instance (an op it cannot
  *   express, uninterpreted functions, integer data, a timeout) or special values could not be
- *   tested: the note says why. `decidedBy` is "tests".
- * - **unknown**: Z3 timed out on an instance it can express (and the tests found nothing).
+ *   tested: the note says why. `decidedBy` is "tests". A Z3 timeout is "tested" when the tests
+ *   reached the IEEE special values (inf, NaN) and found nothing.
+ * - **unknown**: Z3 timed out on an instance it can express and the tests could not reach the
+ *   special values either (the tests found nothing).
  * - **error**: no valid instance could be built where the rule fires: the note tells the rule's
  *   author why (the guard never held, the left side is invalid ONNX, …). Never applied.
  *
@@ -28,6 +30,7 @@ import {
   compareSides,
   type Difference,
   looseness,
+  nativeDiffers,
   pruneTo,
   testInstance,
   toFloat64,
@@ -115,6 +118,11 @@ export interface Counterexample {
   by: "test" | "z3";
   /** Found on the instance converted to float64 (false: on the instance as built, e.g. float32 overflow). */
   float64: boolean;
+  /**
+   * The instance as built, in its own element types, shows the difference on these inputs beyond
+   * its type's rounding (false: only the float64 conversion does, e.g. a 1e-5 eps dropped).
+   */
+  native: boolean;
   /** the instance itself, so a caller can re-evaluate it */
   instance: RuleInstance;
 }
@@ -189,6 +197,12 @@ export function confirm(
     }
     const c = compareSides(out.get(pair[0]), out.get(pair[1]), float64, looseness(inst));
     if (!("reason" in c)) return undefined;
+    // the same values in the instance's own types: does the difference show there too?
+    const raw = new Map<string, Value>();
+    for (const name of inst.dataInputs) {
+      const t = inst.model.graph.inputs.find((i) => i.name === name)!.type as { dtype: number; shape: number[] };
+      raw.set(name, fromNumbers(t.dtype as never, t.shape, Array.from(toNumbers(feeds.get(name) as Tensor))));
+    }
     const vals = (v: Value | undefined) =>
       v ? Array.from(toNumbers(v as Tensor).slice(Math.max(0, c.index - 2), c.index + 3)) : [];
     return {
@@ -200,6 +214,7 @@ export function confirm(
       rhs: vals(out.get(pair[1])),
       reason: c.reason,
       float64,
+      native: !float64 || nativeDiffers(inst, raw, pair),
     };
   }
   return undefined;
@@ -216,6 +231,7 @@ function counterexample(inst: RuleInstance, d: Difference, by: "test" | "z3"): C
     reason: `${d.reason} (${d.kind})`,
     by,
     float64: d.float64 ?? true,
+    native: d.native ?? false,
     instance: inst,
   };
 }
@@ -274,8 +290,13 @@ export async function verifyRule(rule: Rule, opts: VerifyOptions = {}): Promise<
       z3Asked,
     };
   };
+  // the first difference found; one the instance's own element types show too is preferred
+  // (a counterexample that re-runs as is), looked for on a few more instances
+  let found: { inst: RuleInstance; d: Difference } | undefined;
+  let after = 0;
   for (const inst of insts) {
-    const r = testInstance(inst);
+    if (found && ++after > 6) break;
+    const r = testInstance(inst, 2, { preferNative: true });
     if (r.invalid) {
       invalid.push(r.invalid);
       continue;
@@ -285,21 +306,23 @@ export async function verifyRule(rule: Rule, opts: VerifyOptions = {}): Promise<
     r.kinds.forEach((k) => kinds.add(k));
     r.specials.forEach((k) => specials.add(k));
     valid.push(inst);
-    if (r.difference) {
-      return {
-        ...base,
-        status: "refuted",
-        shapes: [inst.bindings],
-        cases,
-        maxError,
-        provedInstances: 0,
-        note: `a randomized test found inputs where the sides differ: ${r.difference.reason}`,
-        counterexample: counterexample(inst, r.difference, "test"),
-        ms: performance.now() - t0,
-        decidedBy: "tests",
-        exercised: exercised(),
-      };
-    }
+    if (r.difference && (!found || r.difference.native)) found = { inst, d: r.difference };
+    if (found?.d.native) break;
+  }
+  if (found) {
+    return {
+      ...base,
+      status: "refuted",
+      shapes: [found.inst.bindings],
+      cases,
+      maxError,
+      provedInstances: 0,
+      note: `a randomized test found inputs where the sides differ: ${found.d.reason}`,
+      counterexample: counterexample(found.inst, found.d, "test"),
+      ms: performance.now() - t0,
+      decidedBy: "tests",
+      exercised: exercised(),
+    };
   }
   if (!valid.length) {
     return {
@@ -322,6 +345,8 @@ export async function verifyRule(rule: Rule, opts: VerifyOptions = {}): Promise<
   const askable = valid.filter((i) => !i.dataDtypes.some((d) => /int/.test(d))).slice(0, zWant);
   if (prover) {
     for (const inst of askable) {
+      // two timeouts: Z3 will not answer on this rule's other instances either (the tests decide)
+      if (timedOut >= 2) break;
       z3Asked++;
       let all = true;
       for (const pair of inst.pairs) {
@@ -368,11 +393,13 @@ export async function verifyRule(rule: Rule, opts: VerifyOptions = {}): Promise<
   if (prover && askable.length && proved === askable.length && !ieeeTested) {
     why.push("the tests could not reach IEEE special values (inf, NaN) on this rule's inputs");
   }
-  // a timeout with nothing Z3 cannot express is "unknown"; math Z3 cannot express is "tested"
+  // Z3 without an answer (a timeout) leaves the tests to decide: "tested" when they reached the
+  // IEEE special values, "unknown" when they could not either (the evidence is thin on both sides)
   const inexpressible = why.length > timedOut;
-  const status: VerdictStatus = prover && askable.length && proved === askable.length && ieeeTested
+  const status: VerdictStatus = prover && askable.length && proved === askable.length && z3Asked === askable.length &&
+      ieeeTested
     ? "proved"
-    : prover && timedOut && !inexpressible
+    : prover && timedOut && !inexpressible && !ieeeTested
     ? "unknown"
     : "tested";
   const intOnly = valid.length - askable.length;
