@@ -267,7 +267,13 @@ export class EGraph {
       }
     }
     // fold only within the one cap (ir/fold_limit.ts), the result's size predicted before running
-    if (allConst && !graphAttr && !isNondeterministic(def, node) && foldAllowed(resultElements(out.types), size)) {
+    // a dequantization is never folded: its constant result is the quantized weight back in float
+    // (an already-quantized model would leave de-quantized, 2–8× larger)
+    const dequantize = n.op === "DequantizeLinear";
+    if (
+      allConst && !graphAttr && !dequantize && !isNondeterministic(def, node) &&
+      foldAllowed(resultElements(out.types), size)
+    ) {
       try {
         const res = def.run(
           new RunContext(node, opset, values, () => {
