@@ -18,6 +18,7 @@ import { loadOnnx } from "../onnx/load.ts";
 import { collectSamples, type Measured, type Measurer } from "../cost/training.ts";
 import { saveCostModel, trainCostModel, userModelPath } from "../cost/learned.ts";
 import type { NodeSignature } from "../cost/signature.ts";
+import type { Model } from "../ir/graph.ts";
 import { signatureKey } from "../cost/signature.ts";
 import { CostCache } from "../cost/cost_cache.ts";
 import { cpuModel, machineFingerprint } from "../cost/fingerprint.ts";
@@ -29,7 +30,7 @@ export const DEFAULT_BUDGET_S = 480;
 const TRAIN_RESERVE_S = 45;
 
 /** The models whose candidates are measured (the repository's six test models). */
-const MODELS = [
+export const CALIBRATION_MODELS: readonly string[] = [
   "squeezenet1_1",
   "shufflenet_v2_x0_5",
   "bert_tiny",
@@ -75,7 +76,11 @@ function cachedMeasurer(
   };
 }
 
-async function targetMeasurer(
+/**
+ * The measurer of a target on this machine, through the measured-cost cache, with the machine in
+ * words and its fingerprint (also used by `bench/cost_model.ts`).
+ */
+export async function calibrationMeasurer(
   target: "ort" | "webgpu",
   threads: number | undefined,
   cache: CostCache,
@@ -100,7 +105,24 @@ async function targetMeasurer(
   return { measure, machine: `WebGPU: ${gpu.description}`, fingerprint };
 }
 
-function gitCommit(): string | undefined {
+/** The calibration models that are present (the repository's test models; absent from a package). */
+export function calibrationModels(): { name: string; model: Model }[] {
+  return CALIBRATION_MODELS.map((name) => ({
+    name,
+    file: new URL(`../tests/data/models/${name}.onnx`, import.meta.url),
+  }))
+    .filter(({ file }) => {
+      try {
+        return file.protocol === "file:" && Deno.statSync(file).isFile;
+      } catch {
+        return false;
+      }
+    })
+    .map(({ name, file }) => ({ name, model: loadOnnx(fileURLToPath(file)) }));
+}
+
+/** The short commit of the checkout Saturn runs from, when it is one. */
+export function gitCommit(): string | undefined {
   try {
     const dir = new URL("..", import.meta.url);
     if (dir.protocol !== "file:") return undefined;
@@ -146,19 +168,12 @@ export async function calibrateCommand(args: string[], io: CliIO): Promise<numbe
   const t0 = performance.now();
   const bar = progress(io, `calibrate ${target}`);
   const cache = new CostCache(undefined, (w) => io.err(`saturn: warning: ${w}`));
-  const { measure, machine, fingerprint } = await targetMeasurer(target, threads, cache);
-  const models = MODELS.map((name) => ({ name, file: new URL(`../tests/data/models/${name}.onnx`, import.meta.url) }))
-    .filter(({ file }) => {
-      try {
-        return file.protocol === "file:" && Deno.statSync(file).isFile;
-      } catch {
-        return false;
-      }
-    })
-    .map(({ name, file }) => ({ name, model: loadOnnx(fileURLToPath(file)) }));
+  const { measure, machine, fingerprint } = await calibrationMeasurer(target, threads, cache);
+  const models = calibrationModels();
   // measuring gets what collecting leaves, less the training reserve
   let collectStart = 0;
   const samples = await collectSamples({
+    target,
     models,
     synthetic,
     measure: (sigs, o) => {

@@ -14,13 +14,14 @@
 import "../rules/contrib_ops.ts";
 import type { Attribute, Model } from "../ir/graph.ts";
 import { DataType } from "../ir/dtype.ts";
-import { fromNumbers, sizeOf } from "../ir/tensor.ts";
+import { allocate, fromNumbers, sizeOf, Tensor } from "../ir/tensor.ts";
 import { EGraph } from "../egraph/egraph.ts";
 import { makeENode } from "../egraph/enode.ts";
 import type { CostModel } from "./cost_model.ts";
 import { AnalyticalCost } from "./analytical.ts";
 import { type NodeSignature, signatureKey, signatureOf, type SignatureTensor } from "./signature.ts";
 import { rng } from "../verify/inputs.ts";
+import type { CostTarget } from "../rules/targets.ts";
 
 /** A measured signature. */
 export interface Sample {
@@ -195,19 +196,29 @@ export class RecordingCost implements CostModel {
 
 /**
  * Every candidate signature of a model: the nodes of its saturated e-graph that the extraction
- * priced (the shipped rules, their defaults), with symbolic dims as `dims` gives them.
+ * priced (the target's shipped rules, their defaults; nothing measured, no guard).
  * @param model the model
+ * @param target the target whose rule packs apply (`"ort"`)
  * @param dims sizes of symbolic dims
  * @returns distinct signatures
  */
 export async function candidateSignatures(
   model: Model,
+  target: CostTarget = "ort",
   dims: Readonly<Record<string, number>> = {},
 ): Promise<NodeSignature[]> {
   const { optimize } = await import("../optimize/verified.ts");
   const rec = new RecordingCost(new AnalyticalCost(), dims);
   // a few iterations find the candidates that matter (fusions, layouts); saturation beyond adds copies
-  await optimize(model, { cost: rec, extract: "greedy", iterLimit: 6, timeLimitMs: 4000 });
+  await optimize(model, {
+    target,
+    cost: rec,
+    extract: "greedy",
+    iterLimit: 6,
+    guard: false,
+    measure: false,
+    dims: { ...dims },
+  });
   return [...rec.seen.values()];
 }
 
@@ -249,9 +260,11 @@ export function signatureFor(
       if (!t) return none;
       const dtype = (t.dtype ?? DataType.FLOAT) as DataType;
       if (t.constant) {
-        const n = sizeOf(t.dims);
-        const v = t.values ?? Array.from({ length: n }, (_, k) => ((k * 7919) % 13) / 13 + 0.5);
-        return eg.add(makeENode("$const", [], [], { value: fromNumbers(dtype, t.dims, v) }));
+        // the signature needs the constant's type, not its values: zeros, allocated not written
+        const value = t.values
+          ? fromNumbers(dtype, t.dims, t.values)
+          : new Tensor(dtype, t.dims, allocate(dtype, sizeOf(t.dims)));
+        return eg.add(makeENode("$const", [], [], { value }));
       }
       const type = { kind: "tensor", dtype, shape: t.dims };
       return eg.add(makeENode("$in", [], [
@@ -590,6 +603,8 @@ export type Measurer = (
 export interface CollectOptions {
   /** Real models by name (their candidates, from the saturated e-graph), e.g. the six test models. */
   models?: { name: string; model: Model }[];
+  /** The target whose rule packs give the real models' candidates (`"ort"`). */
+  target?: CostTarget;
   /** Synthetic draws (1,600). */
   synthetic?: number;
   /** Seed of the synthetic draws (1). */
@@ -613,7 +628,7 @@ export async function collectSamples(opts: CollectOptions): Promise<Sample[]> {
   const todo: { sig: NodeSignature; group: string }[] = [];
   for (const { name, model } of opts.models ?? []) {
     opts.onProgress?.(`collecting candidates of ${name}`);
-    for (const sig of await candidateSignatures(model)) todo.push({ sig, group: `model:${name}` });
+    for (const sig of await candidateSignatures(model, opts.target)) todo.push({ sig, group: `model:${name}` });
   }
   opts.onProgress?.("drawing synthetic signatures");
   todo.push(...syntheticSignatures(opts.synthetic ?? 1600, opts.seed ?? 1));
