@@ -707,7 +707,9 @@ function build(
         const named = t.dtypeHints.get(p.name);
         // an input whose type the schema does not tie to an earlier one (CastLike's target, Pow's
         // exponent) takes a type of its own half the time
-        const own = ctx.slot > 0 && sharesType(ctx.op, ctx.slot) === false && t.r() < 0.5;
+        // (BatchNormalization's parameters have their own types from opset 15 only)
+        const own = ctx.slot > 0 && sharesType(ctx.op, ctx.slot) === false && t.r() < 0.5 &&
+          (ctx.op !== "BatchNormalization" || t.opset >= 15);
         const dtype = named !== undefined && t.r() < 0.85
           ? named
           : bool
