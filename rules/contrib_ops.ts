@@ -14,6 +14,8 @@ import { erf, inferSame, requireDtype, unaryNumber } from "../ir/ops/_elementwis
 import { isFloat } from "../ir/dtype.ts";
 import { fromNumbers, toNumbers } from "../ir/tensor.ts";
 import type { RunContext } from "../ir/ops/run_context.ts";
+import { fusedActivationFormula } from "../ir/ops/activation.ts";
+import { numberAlgebra } from "../ir/algebra.ts";
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
@@ -34,23 +36,13 @@ function floatUnary(opType: string, f: (x: number) => number): OpDef {
 const rms = findOp("", "RMSNormalization")!;
 const conv = findOp("", "Conv")!;
 
-/** FusedConv's activations (ONNX Runtime's `activation` attribute) with their `activation_params`. */
-const ACTIVATIONS: Record<string, (p: number[]) => (x: number) => number> = {
-  // NaN stays NaN, as in ONNX Runtime's FusedConv and in Relu itself
-  Relu: () => (x) => (Number.isNaN(x) || x > 0 ? x : 0),
-  Sigmoid: () => (x) => 1 / (1 + Math.exp(-x)),
-  Tanh: () => Math.tanh,
-  LeakyRelu: ([alpha = 0.01]) => (x) => (x >= 0 ? x : alpha * x),
-  Clip: ([lo = -Infinity, hi = Infinity]) => (x) => Math.min(Math.max(x, lo), hi),
-  HardSigmoid: ([alpha = 0.2, beta = 0.5]) => (x) => Math.max(0, Math.min(1, alpha * x + beta)),
-};
-
 /** The activation a FusedConv node names (fails on one ONNX Runtime does not know). */
 export function fusedActivation(ctx: Pick<RunContext, "attrString" | "attrFloats" | "fail">): (x: number) => number {
   const name = ctx.attrString("activation", "");
-  const make = ACTIVATIONS[name];
-  if (!make) ctx.fail(`unknown activation '${name}'`);
-  return make(ctx.attrFloats("activation_params", []));
+  // the activation ops' own formulas (one definition, shared with the verifier)
+  const f = fusedActivationFormula(numberAlgebra, name, ctx.attrFloats("activation_params", []));
+  if (!f) ctx.fail(`unknown activation '${name}'`);
+  return f;
 }
 
 const FusedConv: OpDef = {

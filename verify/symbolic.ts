@@ -56,8 +56,8 @@
  * - MatMul, Gemm, Conv (`matmul.ts`, `_gemm.ts`, `conv.ts`): the geometry is shared
  *   (`planMatMul`, `convGeometry`), the arithmetic is not: the interpreter's blocked float64
  *   kernels are a sum of products in another order, which the reals do not distinguish.
- * - com.microsoft.FusedConv: its reference activations are in `rules/contrib_ops.ts` (a third
- *   definition, outside `ir/ops/`); here they are the activation ops' formulas.
+ * - com.microsoft.FusedConv: its activations are `fusedActivationFormula` (ir/ops/activation.ts),
+ *   here and in the reference (`rules/contrib_ops.ts`); its convolution is Conv's, as above.
  * - Cast/CastLike: float → int rounding is concrete only; float → float is the identity on reals.
  *
  * A refutation found with uninterpreted functions may be spurious (Z3 may choose exp freely);
@@ -93,11 +93,9 @@ import {
   ACTIVATION_FORMULAS,
   clamp,
   clipAttrBounds,
+  fusedActivationFormula,
   gelu,
-  hardSigmoid,
-  leakyRelu,
   prelu,
-  relu,
 } from "../ir/ops/activation.ts";
 import { PREDICATE_FORMULAS, UNARY_FORMULAS } from "../ir/ops/unary.ts";
 import { ARITH_FORMULAS, COMPARE_FORMULAS, FOLD_FORMULAS, LOGIC_FORMULAS, WHERE_FORMULA } from "../ir/ops/binary.ts";
@@ -728,25 +726,9 @@ function need(nc: NodeContext, ins: In[], i: number, label = i): SymValue {
 
 /** FusedConv's activations (ONNX Runtime's `activation`) by the formulas of the ops they name. */
 function activation(ev: Evaluator, name: string, params: number[], op: string): (x: RealExpr) => RealExpr {
-  const p = params.map(Math.fround);
-  switch (name) {
-    case "Relu":
-      return relu(ev);
-    case "Sigmoid":
-      return ev.fn("sigmoid");
-    case "Tanh":
-      return ev.fn("tanh");
-    case "LeakyRelu":
-      return leakyRelu(ev, p[0] ?? Math.fround(0.01));
-    case "Clip": {
-      const lo = p[0] ?? -Infinity, hi = p[1] ?? Infinity;
-      return clamp(ev, Number.isFinite(lo) ? ev.num(lo) : undefined, Number.isFinite(hi) ? ev.num(hi) : undefined);
-    }
-    case "HardSigmoid":
-      return hardSigmoid(ev, p[0] ?? Math.fround(0.2), p[1] ?? Math.fround(0.5));
-    default:
-      throw new SymbolicUnsupported(op, `${op} with activation '${name}' is not supported`);
-  }
+  const f = fusedActivationFormula(ev, name, params);
+  if (!f) throw new SymbolicUnsupported(op, `${op} with activation '${name}' is not supported`);
+  return f;
 }
 
 // ---------------------------------------------------------------------------------------------

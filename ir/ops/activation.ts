@@ -116,6 +116,37 @@ export const prelu = <T, B>(alg: ScalarAlgebra<T, B>): (x: T, slope: T) => T => 
   return (x, s) => alg.select(alg.lt(x, z), alg.mul(x, s), x);
 };
 
+/**
+ * The activation com.microsoft FusedConv applies (ONNX Runtime's `activation`, with its
+ * `activation_params`), by the formulas of the ops it names; undefined for a name ONNX Runtime
+ * does not know. Parameters are float32, as ONNX stores them.
+ */
+export function fusedActivationFormula<T, B>(
+  alg: ScalarAlgebra<T, B>,
+  name: string,
+  params: readonly number[],
+): ((x: T) => T) | undefined {
+  const p = params.map(Math.fround);
+  switch (name) {
+    case "Relu":
+      return relu(alg);
+    case "Sigmoid":
+      return alg.fn("sigmoid");
+    case "Tanh":
+      return alg.fn("tanh");
+    case "LeakyRelu":
+      return leakyRelu(alg, p[0] ?? Math.fround(0.01));
+    case "Clip": {
+      const lo = p[0] ?? -Infinity, hi = p[1] ?? Infinity;
+      return clamp(alg, Number.isFinite(lo) ? alg.num(lo) : undefined, Number.isFinite(hi) ? alg.num(hi) : undefined);
+    }
+    case "HardSigmoid":
+      return hardSigmoid(alg, p[0] ?? Math.fround(0.2), p[1] ?? Math.fround(0.5));
+    default:
+      return undefined;
+  }
+}
+
 /** Gelu's `approximate` attribute, checked. */
 export function geluApproximate(nc: { attrString(n: string, d: string): string; fail(m: string): never }) {
   const approx = nc.attrString("approximate", "none");
