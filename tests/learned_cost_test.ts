@@ -267,3 +267,24 @@ Deno.test("collectSamples keeps only what the measurer measured, labelled by gro
   assert(asked > 30 && samples.length > 10 && samples.length < asked, `${samples.length} of ${asked}`);
   assert(samples.every((s) => s.group.startsWith("syn:") && s.us > 0));
 });
+
+Deno.test("calibrate refuses an unknown target, a budget that is no positive number and a file argument, in one line with exit 2", async () => {
+  for (
+    const [args, says] of [
+      [["--target", "tpu"], "--target must be ort or webgpu"],
+      [["--budget=-3"], "--budget must be a positive number"],
+      [["--budget", "soon"], "--budget must be a positive number"],
+      [["model.onnx"], "calibrate takes no files"],
+    ] as const
+  ) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "cli.ts", "calibrate", ...args],
+      cwd: new URL("..", import.meta.url),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr).trim();
+    assertEquals(out.code, 2, err);
+    assert(err.split("\n").length === 1 && err.includes(says), err);
+  }
+});
