@@ -5,7 +5,8 @@
  * (`decidedBy`: z3+tests, tests; `refutedBy`: z3 or test) and what was exercised (instances,
  * cases, dtypes, opsets, attribute values, input kinds, IEEE special values).
  * User files' verdicts go to the user's cache; `--write-shipped` (with `--all`) rewrites
- * `rules/verdicts.json`, which `optimize` reads so that it starts no solver.
+ * `rules/verdicts.json`, which `optimize` reads so that it starts no solver. With `--all`, the
+ * quantization rules (`rules/quant/`, not equalities) are listed with their measured error bounds.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -15,6 +16,7 @@ import type { Rule } from "../rules/rule.ts";
 import { type Verdict, verifyRule } from "../verify/verify_rule.ts";
 import { type StoredVerdict, storeVerdict, writeShippedVerdicts, writeUserCache } from "../verify/cache.ts";
 import { type CliIO, progress } from "./io.ts";
+import { quantBounds } from "../verify/quant_bound.ts";
 
 function fmtNum(x: number): string {
   return x === 0 ? "0" : x.toExponential(1);
@@ -78,8 +80,11 @@ export async function verifyCommand(args: string[], io: CliIO): Promise<number> 
   const refuted = verdicts.filter((v) => v.status === "refuted");
   const errors = verdicts.filter((v) => v.status === "error");
   const failed = refuted.length + errors.length ? 1 : 0;
+  // quantization rules are not equalities: their verdict is a measured error bound
+  const quant = values.all ? quantBounds() : [];
   if (values.json) {
     io.json({
+      ...(values.all ? { quant } : {}),
       rules: stored.map(({ key: _k, ...v }, i) => ({
         ...v,
         maxError: jsonNumber(v.maxError),
@@ -103,6 +108,19 @@ export async function verifyCommand(args: string[], io: CliIO): Promise<number> 
     );
   }
   for (const v of refuted) for (const l of refutationReport(rules[verdicts.indexOf(v)], v)) io.out(l);
+  if (quant.length) {
+    const q = Math.max(10, ...quant.map((b) => b.rule.length));
+    io.out(
+      `quant rule${" ".repeat(q - 10)}  bits  instances  max rel err  min cosine  (measured against the exact form)`,
+    );
+    for (const b of quant) {
+      io.out(
+        `${b.rule.padEnd(q)}  ${String(b.bits).padStart(4)}  ${String(b.instances).padStart(9)}  ${
+          fmtNum(b.maxRelError).padStart(11)
+        }  ${b.minCosine.toFixed(5).padStart(10)}`,
+      );
+    }
+  }
   const c = countBy(verdicts);
   io.out(
     `${verdicts.length} rules: ${c.proved} proved, ${c.tested} tested, ${c.refuted} refuted, ${c.unknown} unknown${

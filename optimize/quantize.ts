@@ -28,6 +28,8 @@ import type { Tensor } from "../ir/tensor.ts";
 import type { Value } from "../ir/values.ts";
 import { findUnsupported, runModel } from "../ir/interpreter.ts";
 import { validateGraph } from "../ir/validate.ts";
+// the contrib ops the rules write (MatMulNBits), for the reference interpreter
+import "../rules/contrib_ops.ts";
 import { randomInputs } from "../verify/inputs.ts";
 import type { DimSizes } from "../verify/input_dims.ts";
 import { CONSTANT_RULES } from "../rules/quant/constants.ts";

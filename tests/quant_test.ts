@@ -261,3 +261,15 @@ Deno.test("a Gemm's constant bias becomes MatMulNBits' bias input and the dequan
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("every quant rule has a measured error bound: int8 rules within 3%, int4 within 50%, never exact", async () => {
+  const { quantBounds } = await import("../verify/quant_bound.ts");
+  const { QUANT_RULES } = await import("../rules/quant/mod.ts");
+  const bounds = quantBounds();
+  assert(bounds.map((b) => b.rule).join() === QUANT_RULES.map((r) => r.name).join(), "one bound per rule");
+  for (const b of bounds) {
+    assert(b.instances >= 4, `${b.rule}: ${b.instances} instances`);
+    assert(b.maxRelError > 0, `${b.rule}: a quantization is never exact`);
+    assert(b.maxRelError < (b.bits === 8 ? 0.03 : 0.5), `${b.rule}: ${b.maxRelError}`);
+  }
+});
