@@ -181,6 +181,13 @@ function positive(name: string, v: number, integer = false): number {
  * ```
  */
 export async function optimize(model: Model, options: OptimizeOptions = {}): Promise<OptimizeResult> {
+  if (options.quant) {
+    // quantization is asked for size: after the float graph is chosen (and guarded), never undone by
+    // a latency guard, so the model returned is the one its report describes
+    const float = await optimize(model, { ...options, quant: undefined });
+    const q = quantizeModel(float.model, options.quant);
+    return { ...float, model: q.model, quant: q.report };
+  }
   const d = OPTIMIZE_DEFAULTS;
   const target = parseTarget(options.target ?? d.target);
   const guardOn = options.guard ?? target === "ort";
@@ -290,7 +297,5 @@ async function optimizeOnce(
     extract,
     onIteration: onProgress && ((iteration) => onProgress({ phase: "saturate", iteration })),
   });
-  if (!options.quant) return { model: out, report, verification, costName: cost.name };
-  const q = quantizeModel(out, options.quant);
-  return { model: q.model, report, verification, costName: cost.name, quant: q.report };
+  return { model: out, report, verification, costName: cost.name };
 }
