@@ -134,7 +134,7 @@ Deno.test("an int4 layer over the budget falls back to int8 before float", () =>
   assert(report.withinBudget, "within the budget");
 });
 
-Deno.test("quantizeRows codes every value within half a step of its block's scale, zero exactly, padding at the zero point", () => {
+Deno.test("quantizeRows keeps codes in range, zero exact, asymmetric codes within half a step, the padding at the zero point", () => {
   const len = 40, rows = 3;
   const data = Array.from({ length: rows * len }, (_, i) => Math.sin(i * 1.7) * (i % 7 === 0 ? 3 : 1));
   data[5] = 0;
