@@ -312,7 +312,7 @@ function quantLines(q: QuantReport, file: string, out: string): string[] {
     const err = Number.isNaN(l.cosine)
       ? "not measured"
       : `cosine ${l.cosine.toFixed(5)}, max rel err ${l.maxRelError.toExponential(2)}`;
-    const what = l.quantized ? l.rule : `float (${l.reason})`;
+    const what = l.quantized ? `${l.rule}${l.reason ? ` (${l.reason})` : ""}` : `float (${l.reason})`;
     lines.push(
       `    ${l.weight.padEnd(w)}  ${l.op.padEnd(6)}  ${kb(l.bytesBefore).padStart(10)} → ${
         kb(l.quantized ? l.bytesAfter : l.bytesBefore).padStart(10)
