@@ -7,6 +7,8 @@
  * > 709.8 in float64); huge ones (past the square root of the type's max up to max^(3/4), and
  * for float16 up to its max: see `drawFloat`); integer-valued ones (negative, zero: integer exponents, zero divisors);
  * and a mix where each input takes its own kind (a zero divisor under a non-zero numerator).
+ * One extreme at a time: an instance whose constants were drawn extreme (tiny, denormal, huge) is
+ * fed no huge, overflowing, special or mixed data (`BESIDE_EXTREME`).
  * Integer inputs get their own edge values (both ends of their range, values past int32 for an
  * int64), bool inputs both values.
  *
@@ -50,6 +52,10 @@ export type InputKind = typeof INPUT_KINDS[number];
 
 /** Kinds also run on the instance as built (float32), where float32's own overflow shows. */
 const NATIVE_KINDS: readonly InputKind[] = ["special", "overflow", "huge", "mixed"];
+/** Data kinds an instance with an extreme constant is not fed (see `RuleInstance.extremeConstants`). */
+const BESIDE_EXTREME: ReadonlySet<InputKind> = new Set(["huge", "special", "overflow", "mixed"]);
+/** What an instance with an extreme constant runs as built instead of `NATIVE_KINDS`. */
+const NATIVE_BESIDE_EXTREME: readonly InputKind[] = ["uniform", "large", "tiny"];
 
 /** Where two sides differ. */
 export interface Difference {
@@ -450,8 +456,17 @@ export function testInstance(
   const res: DifferentialResult = { cases: 0, maxError: 0, float64, kinds: [], specials: [] };
   const specials = new Set<string>();
   const lhsOnly = (m: Model) => pruneTo(m, inst.pairs.map(([l]) => l));
-  const runs: { kind: InputKind; native: boolean }[] = INPUT_KINDS.map((kind) => ({ kind, native: false }));
-  if (hasFloat32(inst.model)) runs.push(...NATIVE_KINDS.map((kind) => ({ kind, native: true })));
+  // one extreme at a time: huge, overflowing or infinite data beside an extreme constant (whose
+  // product with a tiny one underflows to 0 in float32, ∞·0) goes where no model's values go
+  const kinds: readonly InputKind[] = inst.extremeConstants
+    ? INPUT_KINDS.filter((k) => !BESIDE_EXTREME.has(k))
+    : INPUT_KINDS;
+  const runs: { kind: InputKind; native: boolean }[] = kinds.map((kind) => ({ kind, native: false }));
+  if (hasFloat32(inst.model)) {
+    // with an extreme constant, ordinary data as built shows float32's own overflow of it (1/denormal)
+    const native = inst.extremeConstants ? NATIVE_BESIDE_EXTREME : NATIVE_KINDS;
+    runs.push(...native.map((kind) => ({ kind, native: true })));
+  }
   const done = () => {
     res.specials = [...specials].sort();
     return res;

@@ -57,6 +57,11 @@ export interface RuleInstance {
   dataDtypes: string[];
   /** A constant sits at the edge of an `approx` guard's tolerance (compared at float32's tolerance). */
   approxEdge?: boolean;
+  /**
+   * A constant took an extreme value (tiny, denormal or huge): the instance is not also fed huge
+   * data, whose products with such a constant overflow where no model's values go (one extreme at a time).
+   */
+  extremeConstants?: boolean;
 }
 
 /** Why sampling tries were thrown away, by reason, with how many tries each. */
@@ -151,6 +156,8 @@ interface Try {
   slice?: { axis: number; step?: number };
   /** a constant was drawn at the edge of an approx guard's tolerance */
   approxEdge?: boolean;
+  /** a constant was drawn extreme (tiny, denormal, huge) */
+  extremeConstants?: boolean;
   /** values of the parameter inputs drawn (shapes, axes, steps: new values count as new ground) */
   params: string[];
   /** element types guards name per variable (`(dtype ?x "int8")`) */
@@ -251,6 +258,7 @@ function constValues(t: Try, v: string, n: number, dtype: DataType, positive = f
     const all = t.r() < 0.5;
     const v = pick(t.r, pool), sign = positive ? 1 : pick(t.r, [1, -1]);
     t.params.push(`${v}`); // an extreme constant is new ground for the sampler
+    if (v !== 0) t.extremeConstants = true;
     return Array.from({ length: n }, () => all || t.r() < 0.5 ? sign * v : (positive ? Math.abs(x()) + 0.25 : x()));
   }
   return Array.from({ length: n }, () => (positive ? Math.abs(x()) + 0.25 : x()));
@@ -1082,6 +1090,7 @@ function toModel(
     opset,
     dataDtypes: [...new Set(inputs.map((i) => dtypeName((i.type as TensorType).dtype)))].sort(),
     ...(t.approxEdge ? { approxEdge: true } : {}),
+    ...(t.extremeConstants ? { extremeConstants: true } : {}),
   };
 }
 
