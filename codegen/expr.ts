@@ -16,6 +16,7 @@ import type { NodeContext } from "../ir/ops/node_context.ts";
 import { type Tensor, toNumbers } from "../ir/tensor.ts";
 import { type ElemType, storageType, unsupported } from "./kernel.ts";
 import { f32Lit } from "./wgsl.ts";
+import { FDIV } from "./fdiv.ts";
 
 /** What an elementwise op needs to know of its node. */
 export interface EwContext {
@@ -40,6 +41,7 @@ export interface EwOp {
 
 /** WGSL helper functions, by name. */
 export const HELPERS: Record<string, string> = {
+  fdiv_: FDIV,
   erf_: `fn erf_(x0: f32) -> f32 {
   let x = clamp(x0, -4.0, 4.0);
   let x2 = x * x;
@@ -356,9 +358,11 @@ export function elementwiseOp(c: EwContext): EwOp | undefined {
       emit: (a) => {
         if (minMax) return a.length === 1 && s0 === "f32" ? a[0] : a.reduce((x, y) => `${fn}(${x}, ${y})`);
         const s = a.length === 1 ? a[0] : `(${a.join(" + ")})`;
-        return op === "Mean" ? `${s} / ${f32Lit(a.length)}` : s0 === "i32" ? wrapInt(out, s) : s;
+        // Mean divides correctly rounded, as a CPU does: WGSL's `/` may be 2.5 ulp off, which a
+        // comparison after it turns into a wrong answer (Mean(x, x, x) > x)
+        return op === "Mean" ? `fdiv_(${s}, ${f32Lit(a.length)})` : s0 === "i32" ? wrapInt(out, s) : s;
       },
-      helpers: minMax && s0 === "f32" ? ["isnan_", fn] : [],
+      helpers: minMax && s0 === "f32" ? ["isnan_", fn] : op === "Mean" ? ["fdiv_"] : [],
     };
   }
   if (op === "Pow") {

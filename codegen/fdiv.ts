@@ -7,6 +7,17 @@
  * @module
  */
 
+/**
+ * `wgsl` with `FDIV` defined once: kernels that bring it (quantization) may also fuse an expression
+ * that asks for it (Mean) — a function defined twice is a shader-creation error.
+ */
+export function oneFdiv(wgsl: string): string {
+  const at = wgsl.indexOf(FDIV);
+  if (at < 0) return wgsl;
+  const head = wgsl.slice(0, at + FDIV.length);
+  return head + wgsl.slice(head.length).replaceAll(FDIV, "");
+}
+
 /** WGSL source of `fn fdiv_(x: f32, y: f32) -> f32`. */
 export const FDIV = `fn fdiv_(x: f32, y: f32) -> f32 {
   let bx = bitcast<u32>(x); let by = bitcast<u32>(y);

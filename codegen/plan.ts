@@ -24,6 +24,7 @@ import { splitLargeWeights } from "./split_weights.ts";
 import { inlineKnownIfs } from "./inline_if.ts";
 import { type HalfMode, halfStorageKernel, type HalfStore } from "./f16.ts";
 import { declareSpecialFloats } from "./wgsl.ts";
+import { oneFdiv } from "./fdiv.ts";
 import { type KernelSpec, storageType, storedBytes, type StoredType, type Target, UnsupportedError } from "./kernel.ts";
 import { findLowering, type LowerCtx, type TensorInfo } from "./lowering.ts";
 import "./lower.ts";
@@ -407,7 +408,7 @@ export function planModel(model: Model, opts: PlanOptions = {}): KernelPlan {
     weights,
     kernels: kernels.map((k) => {
       const h = halfStorageKernel(k, half);
-      return { ...h, wgsl: declareSpecialFloats(h.wgsl) };
+      return { ...h, wgsl: declareSpecialFloats(oneFdiv(h.wgsl)) };
     }),
   };
 }

@@ -11,6 +11,7 @@ import { runModel } from "../ir/interpreter.ts";
 import { saveOnnx } from "../onnx/load.ts";
 import { runOrt } from "../verify/ort.ts";
 import { optimize } from "../optimize/verified.ts";
+import { comparesWithinRounding } from "../fuzz/pipeline.ts";
 import { compareTensors } from "../conformance/compare.ts";
 
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null) ?? null;
@@ -166,4 +167,25 @@ Deno.test("a Conv with auto_pad fused with its activation keeps pads unset: ONNX
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "Mean on WebGPU matches the reference within tolerance (fuzz seed 100, graph 10885)",
+  ignore,
+  async fn() {
+    await matchesNodes(node("Mean", ["x", "x", "x"], ["m"]), { x: float32Tensor([1], [-0.04462432116270065]) }, {}, 18);
+    await matchesNodes(node("Mean", ["x", "y"], ["m"]), { x, y: float32Tensor([6], [1, 2, 3, 4, 5, 6]) }, {}, 18);
+  },
+});
+
+Deno.test("a comparison decided within rounding is divergence, not a bug: Mean(x, x, x) > x (fuzz seed 100, graph 10885)", () => {
+  const close = nodesModel([node("Mean", ["x", "x", "x"], ["m"]), node("Greater", ["m", "x"], ["y"])], {
+    x: float32Tensor([1], [-0.04462432116270065]),
+  });
+  const feeds = new Map([["x", float32Tensor([1], [-0.04462432116270065])]]);
+  assert(comparesWithinRounding(close, feeds), "Mean(x, x, x) against x is a close call");
+  const far = nodesModel([node("Neg", ["x"], ["m"]), node("Greater", ["m", "x"], ["y"])], {
+    x: float32Tensor([1], [-0.5]),
+  });
+  assert(!comparesWithinRounding(far, new Map([["x", float32Tensor([1], [-0.5])]])), "0.5 > -0.5 is no close call");
 });
