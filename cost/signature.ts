@@ -13,7 +13,7 @@ import type { EGraph } from "../egraph/egraph.ts";
 import type { ClassId, ENode } from "../egraph/enode.ts";
 import type { Attribute } from "../ir/graph.ts";
 import { DataType } from "../ir/dtype.ts";
-import { sizeOf, Tensor, toNumbers } from "../ir/tensor.ts";
+import { sizeOf, type Tensor, toNumbers } from "../ir/tensor.ts";
 import type { Dim } from "../ir/types.ts";
 import { SYMBOLIC_DIM } from "./analytical.ts";
 
