@@ -17,6 +17,7 @@
  * @module
  */
 import { type KernelSpec, unsupported } from "./kernel.ts";
+import { declareSpecialFloats } from "./wgsl.ts";
 
 /** The largest finite f16. */
 export const F16_MAX = 65504;
@@ -202,5 +203,5 @@ export function halfStorageKernel(kernel: KernelSpec, half: ReadonlyMap<string, 
   const body = rewriteAccesses(wgsl, bindings);
   const fns = [...new Set([...helpers.values()].flat())].join("\n");
   const enable = real && !/^\s*enable f16;/m.test(body) ? "enable f16;\n" : "";
-  return { ...kernel, wgsl: `${enable}${body}\n${fns}\n` };
+  return { ...kernel, wgsl: declareSpecialFloats(`${enable}${body}\n${fns}\n`) };
 }

@@ -260,7 +260,8 @@ const SPECIAL_FLOAT_BITS: readonly [string, string][] = [
  * ```
  */
 export function declareSpecialFloats(wgsl: string): string {
-  const decls = SPECIAL_FLOAT_BITS.filter(([name]) => wgsl.includes(name))
+  // idempotent: names already declared are left alone
+  const decls = SPECIAL_FLOAT_BITS.filter(([name]) => wgsl.includes(name) && !wgsl.includes(`var<private> ${name}`))
     .map(([name, bits]) => `var<private> ${name}: u32 = ${bits};\n`).join("");
   if (!decls) return wgsl;
   const head = /^(\s*enable [^;]*;\s*)*/.exec(wgsl)![0];

@@ -151,7 +151,9 @@ Deno.test({
       try {
         assertEquals(session.plan.kernels.filter((k) => k.name.startsWith("MatMulNBits")).length, nbits);
         const got = await session.run(inputs);
-        for (const [name, want] of await runOrt(encodeModel(q).bytes, inputs)) {
+        // ONNX Runtime at "basic" runs the graph as written: at "all" it rewrites an int8
+        // DequantizeLinear + MatMul (layers the quantizer kept at int8) into a less exact 8-bit MatMulNBits
+        for (const [name, want] of await runOrt(encodeModel(q).bytes, inputs, { graphOptimizationLevel: "basic" })) {
           const why = compareTensors(got.get(name) as Tensor, want, { atol: 1e-4, rtol: 1e-3 });
           assert(!why, `${path} output ${name}: ${why}`);
         }
