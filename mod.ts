@@ -98,6 +98,11 @@ export {
 } from "./conformance/compare.ts";
 export type { OptimizeReport } from "./optimize/optimize.ts";
 export type { BodyStats } from "./optimize/subgraphs.ts";
+export type { CostTarget } from "./rules/targets.ts";
+export type { CostName } from "./optimize/target_cost.ts";
+export type { GuardAction, GuardReport, ModelMeasurer, PairTiming } from "./optimize/guard.ts";
+export type { QuantLayer, QuantOptions, QuantReport } from "./optimize/quantize.ts";
+export type { OutputError } from "./optimize/quant_error.ts";
 export {
   type ExtractionMethod,
   optimize,

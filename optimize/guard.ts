@@ -29,7 +29,9 @@ export const MIN_SLOWDOWN = 0.01;
 
 /** Timing of two models: medians and noise (µs) and samples of each. */
 export interface PairTiming {
+  /** The first model's median latency, its noise (µs) and how many runs were timed. */
   a: { medianUs: number; noiseUs: number; samples: number };
+  /** The second model's, as `a`. */
   b: { medianUs: number; noiseUs: number; samples: number };
 }
 

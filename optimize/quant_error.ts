@@ -11,8 +11,11 @@ import type { Value } from "../ir/values.ts";
 
 /** The error of one output. */
 export interface OutputError {
+  /** The output's name. */
   output: string;
+  /** Cosine similarity of the approximate values to the exact ones (1: same direction). */
   cosine: number;
+  /** The largest |approximate − exact| / |exact| over its elements. */
   maxRelError: number;
 }
 

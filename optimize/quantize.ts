@@ -62,16 +62,19 @@ export const QUANT_DEFAULTS: { readonly block: number; readonly accuracyBudget: 
 export interface QuantLayer {
   /** the weight (initializer) */
   weight: string;
-  /** the node that reads it, and its op */
+  /** the node that reads it */
   node: string;
+  /** that node's op */
   op: string;
   /** the rule that matched */
   rule: string;
-  /** bytes of the weight, and of what replaces it (what it would have been, when it stays float) */
+  /** bytes of the weight */
   bytesBefore: number;
+  /** bytes of what replaces it (what it would have been, when it stays float) */
   bytesAfter: number;
-  /** output error with this layer alone quantized: worst cosine and max relative error */
+  /** output error with this layer alone quantized: the worst cosine similarity */
   cosine: number;
+  /** and the largest relative error */
   maxRelError: number;
   /** quantized (by `rule`), or left in float */
   quantized: boolean;
@@ -81,12 +84,17 @@ export interface QuantLayer {
 
 /** The pass's report. */
 export interface QuantReport {
+  /** The precision asked for (layers may have stayed int8 or float: see `layers`). */
   precision: "int8" | "int4";
+  /** The int4 block size along K. */
   block: number;
+  /** The largest 1 − cosine allowed per output. */
   accuracyBudget: number;
+  /** Per quantizable layer: what it became, bytes and measured error. */
   layers: QuantLayer[];
-  /** bytes of all initializers before and after */
+  /** bytes of all initializers before quantization */
   bytesBefore: number;
+  /** bytes of all initializers after quantization */
   bytesAfter: number;
   /** the final model's error per float output */
   outputs: OutputError[];
@@ -94,7 +102,9 @@ export interface QuantReport {
   withinBudget: boolean;
   /** whether `outputs` was measured on the quantized graph or on the float graph with dequantized weights */
   measuredOn: "quantized graph" | "dequantized weights";
+  /** The input seeds the error was measured on. */
   seeds: number[];
+  /** Wall time of the pass, ms. */
   ms: number;
 }
 
