@@ -61,6 +61,14 @@ export function parseDimSizes(specs: readonly string[] | undefined): DimSizes {
  * @param dims sizes of symbolic dims
  * @returns the shape
  * @throws {SaturnError} `BAD_ARGUMENT` when an `input:axis` size contradicts a fixed dim
+ * @example
+ * ```ts
+ * import { DataType, inputShape, type ValueInfo } from "../mod.ts";
+ * const x: ValueInfo = { name: "x", type: { kind: "tensor", dtype: DataType.FLOAT, shape: ["batch", "?__1", 8] } };
+ * // a named dim by its name, a dim without a name by input:axis, the rest 1
+ * if (inputShape(x, { batch: 2, "x:1": 640 }).join() !== "2,640,8") throw new Error();
+ * if (inputShape(x).join() !== "1,1,8") throw new Error("symbolic dims default to 1");
+ * ```
  */
 export function inputShape(info: ValueInfo, dims: DimSizes = {}): number[] {
   const shape = info.type?.kind === "tensor" ? info.type.shape ?? [] : [];
@@ -86,6 +94,13 @@ export function inputShape(info: ValueInfo, dims: DimSizes = {}): number[] {
  * @param inputs the inputs whose dims took defaults
  * @param dims sizes given
  * @returns each defaulted dim once
+ * @example
+ * ```ts
+ * import { DataType, defaultedDims, type ValueInfo } from "../mod.ts";
+ * const x: ValueInfo = { name: "x", type: { kind: "tensor", dtype: DataType.FLOAT, shape: ["batch", "?__1", 8] } };
+ * if (defaultedDims([x]).join() !== "batch,x:1") throw new Error();
+ * if (defaultedDims([x], { batch: 1 }).join() !== "x:1") throw new Error();
+ * ```
  */
 export function defaultedDims(inputs: readonly ValueInfo[], dims: DimSizes = {}): string[] {
   const out = new Set<string>();
@@ -104,6 +119,25 @@ export function defaultedDims(inputs: readonly ValueInfo[], dims: DimSizes = {})
  * @param model the model
  * @param dims sizes given
  * @throws {SaturnError} `BAD_ARGUMENT` naming the first unknown key and the dims there are
+ * @example
+ * ```ts
+ * import { checkDimNames, DataType, type Model, SaturnError } from "../mod.ts";
+ * const model: Model = {
+ *   irVersion: 8, opsetImports: [{ domain: "", version: 17 }], metadataProps: [], trainingInfo: [], functions: [],
+ *   graph: {
+ *     name: "g", nodes: [{ name: "r", opType: "Relu", domain: "", inputs: ["x"], outputs: ["y"], attributes: [] }],
+ *     inputs: [{ name: "x", type: { kind: "tensor", dtype: DataType.FLOAT, shape: ["batch", "?__1", 8] } }],
+ *     outputs: [{ name: "y" }], initializers: new Map(), sparseInitializers: [], valueInfo: [],
+ *   },
+ * };
+ * checkDimNames(model, { batch: 4, "x:1": 16 }); // both exist
+ * try {
+ *   checkDimNames(model, { bacth: 4 });
+ *   throw new Error("a misspelt dim was accepted");
+ * } catch (e) {
+ *   if (!(e instanceof SaturnError) || e.code !== "BAD_ARGUMENT") throw e;
+ * }
+ * ```
  */
 export function checkDimNames(model: Model, dims: DimSizes): void {
   const names = new Set<string>();

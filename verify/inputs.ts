@@ -54,7 +54,26 @@ export function feedInputs(model: Model): ValueInfo[] {
   return model.graph.inputs.filter((i) => !model.graph.initializers.has(i.name));
 }
 
-/** The graph inputs that have a default: an initializer of the same name. */
+/**
+ * The graph inputs that have a default: an initializer of the same name.
+ * @param model the model
+ * @returns those inputs
+ * @example
+ * ```ts
+ * import { DataType, defaultInputs, float32Tensor, type Model } from "../mod.ts";
+ * const x = { name: "x", type: { kind: "tensor" as const, dtype: DataType.FLOAT, shape: [2] } };
+ * const w = { name: "w", type: { kind: "tensor" as const, dtype: DataType.FLOAT, shape: [2] } };
+ * const model: Model = {
+ *   irVersion: 8, opsetImports: [{ domain: "", version: 17 }], metadataProps: [], trainingInfo: [], functions: [],
+ *   graph: {
+ *     name: "g", nodes: [{ name: "a", opType: "Add", domain: "", inputs: ["x", "w"], outputs: ["y"], attributes: [] }],
+ *     inputs: [x, w], outputs: [{ name: "y" }], initializers: new Map([["w", float32Tensor([2], [1, 2])]]),
+ *     sparseInitializers: [], valueInfo: [],
+ *   },
+ * };
+ * if (defaultInputs(model).map((i) => i.name).join() !== "w") throw new Error("w has a default");
+ * ```
+ */
 export function defaultInputs(model: Model): ValueInfo[] {
   return model.graph.inputs.filter((i) => model.graph.initializers.has(i.name));
 }
@@ -143,6 +162,21 @@ const RUN_FAILURES = new Set(["OP_ERROR", "SHAPE_ERROR", "BAD_INPUT"]);
  * @param model the model
  * @param opts the dim sizes and the names of the inputs given (not drawn)
  * @returns the error to throw
+ * @example
+ * ```ts
+ * import { DataType, explainFailure, type Model, SaturnError } from "../mod.ts";
+ * const model: Model = {
+ *   irVersion: 8, opsetImports: [{ domain: "", version: 17 }], metadataProps: [], trainingInfo: [], functions: [],
+ *   graph: {
+ *     name: "g", nodes: [{ name: "r", opType: "Relu", domain: "", inputs: ["x"], outputs: ["y"], attributes: [] }],
+ *     inputs: [{ name: "x", type: { kind: "tensor", dtype: DataType.FLOAT, shape: ["batch", "?__1", 8] } }],
+ *     outputs: [{ name: "y" }], initializers: new Map(), sparseInitializers: [], valueInfo: [],
+ *   },
+ * };
+ * const e = explainFailure(new SaturnError("SHAPE_ERROR", "Reshape node 'r': cannot reshape"), "m.onnx", model);
+ * // the dims that took size 1 are named, and the error points at the option that sizes them
+ * if (!e.message.includes("batch") || e.option !== "dims") throw new Error(e.message);
+ * ```
  */
 export function explainFailure(
   e: SaturnError,

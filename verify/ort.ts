@@ -133,6 +133,12 @@ export async function runOrt(
  * ONNX Runtime loaded the model but failed running it on the inputs given (a shape that does
  * not fit, an input it refuses): the inputs, or the model, are at fault — unlike a model ONNX
  * Runtime cannot load, which another executor may still run.
+ * @example
+ * ```ts
+ * import { OrtRunError, SaturnError } from "../mod.ts";
+ * const e = new OrtRunError("ONNX Runtime cannot run m.onnx: input 'x' has a wrong shape", "m.onnx");
+ * if (!(e instanceof SaturnError) || e.code !== "OP_ERROR" || e.where !== "m.onnx") throw new Error();
+ * ```
  */
 export class OrtRunError extends SaturnError {
   /**
