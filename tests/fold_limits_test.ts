@@ -96,7 +96,7 @@ const cases: [string, Model][] = [
 for (const [name, model] of cases) {
   Deno.test(`optimize keeps a ${name} that would fold to a huge constant computed: small file, same output`, async () => {
     const before = encodeModel(model).bytes.length;
-    const { model: out } = await optimize(model);
+    const { model: out } = await optimize(model, { guard: false });
     const bytes = encodeModel(out).bytes;
     assert(bytes.length < 10 * before, `${name}: ${before} bytes became ${bytes.length}`);
     const back = loadOnnxBytes(bytes);
@@ -114,7 +114,7 @@ Deno.test("optimize never materializes a 3·10^8-element Range made of three sca
   });
   const before = encodeModel(model).bytes.length;
   let out = model;
-  const most = await largestRun(["Range"], async () => out = (await optimize(model)).model);
+  const most = await largestRun(["Range"], async () => out = (await optimize(model, { guard: false })).model);
   assert(most <= FOLD_FREE_ELEMENTS, `a Range of ${most} elements was run`);
   const after = encodeModel(out).bytes.length;
   assert(after < 10 * before, `${before} bytes became ${after}`);
@@ -128,7 +128,7 @@ Deno.test("optimize still folds small constant sub-expressions", async () => {
     ["y"],
     { a: float32Tensor([4], [1, 2, 3, 4]), b: float32Tensor([4], [1, 1, 1, 1]) },
   );
-  const { model: out } = await optimize(model);
+  const { model: out } = await optimize(model, { guard: false });
   assertEquals(out.graph.nodes.map((n) => n.opType), ["Mul"]);
 });
 

@@ -15,7 +15,7 @@ Deno.test("MatMul + Add is not made a Gemm when the addend is larger than the pr
     ["y"],
     { b: rand([6, 1], 2) },
   );
-  const { model: out } = await optimize(model, { cacheFile: await Deno.makeTempFile() });
+  const { model: out } = await optimize(model, { guard: false, cacheFile: await Deno.makeTempFile() });
   assert(!out.graph.nodes.some((n) => n.opType === "Gemm"), "a Gemm was made of a larger addend");
   const feeds = new Map([["a", rand([1, 6], 3)], ["c", rand([1, 3], 4)]]);
   assertEquals(
@@ -34,7 +34,7 @@ Deno.test("MatMul + Add with a bias of the product's shape still becomes a Gemm"
     ["y"],
     { b: rand([6, 3], 2), c: rand([3], 5) },
   );
-  const { model: out } = await optimize(model, { cacheFile: await Deno.makeTempFile() });
+  const { model: out } = await optimize(model, { guard: false, cacheFile: await Deno.makeTempFile() });
   assert(out.graph.nodes.some((n) => n.opType === "Gemm"), "no Gemm");
 });
 

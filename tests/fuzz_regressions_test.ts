@@ -151,7 +151,7 @@ Deno.test("a Conv with auto_pad fused with its activation keeps pads unset: ONNX
     { w: float32Tensor([1, 2, 2, 2], [0.5, -1, 0.25, 2, -0.5, 1, 0.75, -2]) },
     { opset: 21 },
   );
-  const { model: out } = await optimize(model, { cacheFile: await Deno.makeTempFile() });
+  const { model: out } = await optimize(model, { guard: false, cacheFile: await Deno.makeTempFile() });
   for (const n of out.graph.nodes) {
     const names = n.attributes.map((a) => a.name);
     assert(!(names.includes("auto_pad") && names.includes("pads")), `${n.opType} has both auto_pad and pads`);

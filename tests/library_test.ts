@@ -23,7 +23,7 @@ async function tempCache(): Promise<string> {
 Deno.test("optimize() refuses a refuted rule given as a value and keeps outputs", async () => {
   const model = divModel();
   const rules = parseRules(WRONG, "mine.rules", "user");
-  const { model: out, verification } = await optimize(model, { rules, cacheFile: await tempCache() });
+  const { model: out, verification } = await optimize(model, { guard: false, rules, cacheFile: await tempCache() });
   const refused = verification.skipped.find((s) => s.rule.name === "div-swap");
   assert(refused, `div-swap was not refused: ${JSON.stringify(verification.skipped.map((s) => s.rule.name))}`);
   assertEquals(refused.status, "refuted");
@@ -40,11 +40,11 @@ Deno.test("optimize() refuses a refuted rule from a rule file, caches the verdic
     const file = `${dir}/mine.rules`;
     await Deno.writeTextFile(file, `# wrong: Div is not commutative\n${WRONG}\n`);
     const cacheFile = `${dir}/verdicts.json`;
-    const first = await optimize(divModel(), { ruleFiles: [file], cacheFile });
+    const first = await optimize(divModel(), { guard: false, ruleFiles: [file], cacheFile });
     assertEquals(first.verification.skipped.map((s) => [s.rule.name, s.status]), [["div-swap", "refuted"]]);
     assertEquals(first.verification.verifiedNow.map((v) => v.name), ["div-swap"]);
     // trustRules skips verifying rules no cache knows; a known refutation still stands
-    const second = await optimize(divModel(), { ruleFiles: [file], cacheFile, trustRules: true });
+    const second = await optimize(divModel(), { guard: false, ruleFiles: [file], cacheFile, trustRules: true });
     assertEquals(second.verification.skipped.map((s) => s.rule.name), ["div-swap"]);
     assertEquals(second.verification.verifiedNow, [], "the cached verdict was not used");
   } finally {
@@ -53,7 +53,7 @@ Deno.test("optimize() refuses a refuted rule from a rule file, caches the verdic
 });
 
 Deno.test("optimize() defaults are the shipped packs and OPTIMIZE_DEFAULTS' limits", async () => {
-  const { report, verification } = await optimize(divModel(), { cacheFile: await tempCache() });
+  const { report, verification } = await optimize(divModel(), { guard: false, cacheFile: await tempCache() });
   assert(verification.applied.length > 50, `only ${verification.applied.length} shipped rules applied`);
   assert(verification.applied.every((r) => r.shipped), "a non-shipped rule was applied by default");
   assertEquals(verification.skipped, []);
@@ -88,7 +88,7 @@ Deno.test("optimize() bounds verification by timeLimitMs: rules not reached stay
   const rules = parseRules(text, "many.rules", "user");
   const cacheFile = await tempCache();
   const t0 = performance.now();
-  const first = await optimize(divModel(), { rules, cacheFile, timeLimitMs: 1000 });
+  const first = await optimize(divModel(), { guard: false, rules, cacheFile, timeLimitMs: 1000 });
   const ms = performance.now() - t0;
   const late = first.verification.skipped.filter((s) => s.status === "unverified");
   assert(late.length > 0, "every rule was verified within one second: the test needs more rules");
@@ -96,7 +96,7 @@ Deno.test("optimize() bounds verification by timeLimitMs: rules not reached stay
   assertEquals(late.length + first.verification.verifiedNow.length, 300);
   assert(!first.verification.applied.some((r) => late.some((s) => s.rule === r)), "an unverified rule was applied");
   assert(ms < 15_000, `optimize took ${ms.toFixed(0)} ms with a 1 s limit per phase`);
-  const second = await optimize(divModel(), { rules, cacheFile, timeLimitMs: 1000 });
+  const second = await optimize(divModel(), { guard: false, rules, cacheFile, timeLimitMs: 1000 });
   const lateAgain = second.verification.skipped.filter((s) => s.status === "unverified");
   assert(lateAgain.length < late.length, `no progress: ${late.length} then ${lateAgain.length} left`);
 });

@@ -271,6 +271,7 @@ Deno.test(
           `input:1=${samples}`,
           "--dim",
           "state:1=1",
+          "--no-guard", // about the bodies' rewrite, not the timing that could keep the input
         );
         assertEquals(r.code, 0, r.out);
         const before = bodyNodes(loadOnnx(path.join(REAL, "silero_vad_v5.onnx")));

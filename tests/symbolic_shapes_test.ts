@@ -107,7 +107,7 @@ Deno.test("an Add of two tensors whose dims are different symbols is not given t
     ["y"],
     { c: rand([1], 1) },
   );
-  const { model: out } = await optimize(m, { cacheFile: await Deno.makeTempFile() });
+  const { model: out } = await optimize(m, { guard: false, cacheFile: await Deno.makeTempFile() });
   for (const [h, w] of [[1, 3], [3, 1], [2, 2]]) {
     assertValueInfoHolds(out, new Map([["a", rand([1, 4, h], 2)], ["b", rand([1, 4, w], 3)]]));
   }
@@ -126,7 +126,7 @@ Deno.test("an Expand to another input's shape is kept when the symbols differ (e
     { x: ["n"], y: ["m"] },
     ["z"],
   );
-  const { model: out } = await optimize(m, { cacheFile: await Deno.makeTempFile() });
+  const { model: out } = await optimize(m, { guard: false, cacheFile: await Deno.makeTempFile() });
   assert(out.graph.nodes.some((n) => n.opType === "Expand"), "Expand was removed");
   assertValueInfoHolds(out, new Map([["x", rand([1], 4)], ["y", rand([3], 5)]]));
   const f = await saved(m);
@@ -144,7 +144,7 @@ Deno.test("an Expand to a shape known only at run time keeps no symbolic dim of 
     { x: ["n"], s: [DataType.INT64, [1]] },
     ["z"],
   );
-  const { model: out } = await optimize(m, { cacheFile: await Deno.makeTempFile() });
+  const { model: out } = await optimize(m, { guard: false, cacheFile: await Deno.makeTempFile() });
   assertValueInfoHolds(out, new Map([["x", rand([1], 6)], ["s", int64Tensor([1], [5])]]));
   assertValueInfoHolds(out, new Map([["x", rand([5], 6)], ["s", int64Tensor([1], [5])]]));
 });
@@ -157,7 +157,7 @@ Deno.test("a Slice of the last k of a symbolic dim is not given length k (a shor
     ["z"],
     { st: int64Tensor([1], [-3]), en: int64Tensor([1], [2 ** 40]) },
   );
-  const { model: out } = await optimize(m, { cacheFile: await Deno.makeTempFile() });
+  const { model: out } = await optimize(m, { guard: false, cacheFile: await Deno.makeTempFile() });
   for (const n of [2, 5]) assertValueInfoHolds(out, new Map([["x", rand([n], 8)]]));
 });
 

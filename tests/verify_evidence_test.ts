@@ -262,7 +262,7 @@ Deno.test("a denormal constant's reciprocal overflows float32: x / c as x · (1/
 });
 
 Deno.test("values past the square root of float32's max are drawn: √(x·x) = |x| is refuted where x·x overflows", async () => {
-  const v = await refuted("t: (Sqrt (Mul ?x ?x)) => (Abs ?x) if (dtype ?x \"float32\")");
+  const v = await refuted('t: (Sqrt (Mul ?x ?x)) => (Abs ?x) if (dtype ?x "float32")');
   assert(v.counterexample!.native && !v.counterexample!.float64, "found as built: float64 does not overflow");
 });
 
@@ -276,7 +276,7 @@ Deno.test("a counterexample shows in the instance's own types: dropping BatchNor
 
 Deno.test("Pad gets int64 pads within its input and every mode: dropping :mode is refuted, keeping it passes", async () => {
   await refuted("t: (Pad ?x ?p :mode ?m) => (Pad ?x ?p) if (opset>= 11)");
-  await passes("t: (Pad (Pad ?x ?p :mode \"constant\") ?q :mode \"constant\") => (Pad (Pad ?x ?p) ?q) if (opset>= 11)");
+  await passes('t: (Pad (Pad ?x ?p :mode "constant") ?q :mode "constant") => (Pad (Pad ?x ?p) ?q) if (opset>= 11)');
 });
 
 Deno.test("Split gets int64 sizes summing to its axis, in 2 or 3 parts: parts concatenated back pass, two of three do not", async () => {
@@ -287,14 +287,14 @@ Deno.test("Split gets int64 sizes summing to its axis, in 2 or 3 parts: parts co
 });
 
 Deno.test("a guard that names an element type gets it: int8 → int16 → int8 passes, with int8 exercised", async () => {
-  const v = await passes("t: (Cast (Cast ?x :to 5) :to 3) => ?x if (dtype ?x \"int8\")");
+  const v = await passes('t: (Cast (Cast ?x :to 5) :to 3) => ?x if (dtype ?x "int8")');
   assert(v.exercised.dtypes.includes("int8"), v.exercised.dtypes.join());
 });
 
 Deno.test("a number an eq guard names for an attribute is drawn: HardSigmoid with alpha 0.5 is Clip(x/2 + 0.5) there", async () => {
   await passes(
     "t: (HardSigmoid ?x :alpha ?a :beta ?b) => (Clip (Add (Mul ?x (@scalar-like ?x 0.5)) (@scalar-like ?x 0.5)) " +
-      "(@scalar-like ?x 0) (@scalar-like ?x 1)) if (eq ?a 0.5) (eq ?b 0.5) (dtype ?x \"float32\") (opset>= 11)",
+      '(@scalar-like ?x 0) (@scalar-like ?x 1)) if (eq ?a 0.5) (eq ?b 0.5) (dtype ?x "float32") (opset>= 11)',
   );
 });
 

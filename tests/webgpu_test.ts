@@ -75,7 +75,8 @@ for (const name of MODELS) {
     async fn() {
       const out = path.join(optDir, `${name}.opt.onnx`);
       const p = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", CLI, "optimize", modelPath(name), "-o", out, "--json"],
+        // the guard's timing could keep the input on a busy machine: this test is about the optimized graph
+        args: ["run", "-A", CLI, "optimize", modelPath(name), "-o", out, "--json", "--no-guard"],
         stdout: "piped",
         stderr: "piped",
       }).output();
