@@ -199,6 +199,14 @@ export const SHIPPED_MODELS: Record<string, string> = {
 };
 
 /**
+ * Shipped models trained on particular machines, by target: one whose provenance fingerprint is
+ * the current machine's is preferred over the target's default (the H100's for that adapter).
+ */
+export const SHIPPED_MACHINE_MODELS: Record<string, readonly string[]> = {
+  webgpu: ["webgpu-h100.json"],
+};
+
+/**
  * Where `saturn calibrate` saves the user's model for a target.
  * @param target the target
  * @returns `<cache dir>/cost-model-<target>.json`
@@ -219,16 +227,30 @@ function readModel(url: URL | string, target: string): CostModelFile | undefined
  * The model a target is priced by: the user's calibrated one when it is there and usable, else
  * the shipped default, else none (the analytical prior alone).
  * @param target the target
+ * @param fingerprint the current machine's measurement fingerprint, to pick a shipped model
+ *   trained on this kind of machine (`SHIPPED_MACHINE_MODELS`)
  * @returns the model and where it came from, or undefined
  */
-export function defaultCostModel(target: string): { model: CostModelFile; source: string } | undefined {
+export function defaultCostModel(
+  target: string,
+  fingerprint?: string,
+): { model: CostModelFile; source: string } | undefined {
   const user = userModelPath(target);
   const mine = readModel(user, target);
   if (mine) return { model: mine, source: user };
+  const shippedModel = (file: string) => {
+    const url = new URL(`./models/${file}`, import.meta.url);
+    return url.protocol === "file:" ? readModel(url, target) : undefined;
+  };
+  if (fingerprint) {
+    for (const file of SHIPPED_MACHINE_MODELS[target] ?? []) {
+      const m = shippedModel(file);
+      if (m?.provenance.fingerprint === fingerprint) return { model: m, source: `shipped ${file}` };
+    }
+  }
   const file = SHIPPED_MODELS[target];
   if (!file) return undefined;
-  const url = new URL(`./models/${file}`, import.meta.url);
-  const shipped = url.protocol === "file:" ? readModel(url, target) : undefined;
+  const shipped = shippedModel(file);
   return shipped ? { model: shipped, source: `shipped ${file}` } : undefined;
 }
 

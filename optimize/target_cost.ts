@@ -87,7 +87,7 @@ export function costModelNamed(name: string, ctx: MeasureContext): CostModel {
   const { target, fingerprint, cache, dims } = ctx;
   if (name === "measured") return new MeasuredCost({ target, fingerprint, cache, prior: analytic, dims });
   if (name === "learned") {
-    const learned = defaultCostModel(target);
+    const learned = defaultCostModel(target, fingerprint);
     const prior = learned ? new LearnedCost({ model: learned.model.gbt, prior: analytic, dims }) : analytic;
     return new MeasuredCost({ target, fingerprint, cache, prior, dims, name: "learned" });
   }

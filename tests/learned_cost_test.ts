@@ -288,3 +288,20 @@ Deno.test("calibrate refuses an unknown target, a budget that is no positive num
     assert(err.split("\n").length === 1 && err.includes(says), err);
   }
 });
+
+Deno.test("the shipped H100 model prices WebGPU on an H100 (by its fingerprint), the default model elsewhere", () => {
+  const dir = Deno.makeTempDirSync(); // no calibrated model of the user's
+  const old = Deno.env.get("SATURN_CACHE_DIR");
+  Deno.env.set("SATURN_CACHE_DIR", dir);
+  try {
+    const h100 = defaultCostModel("webgpu", "webgpu-b7cf915009a197c0");
+    assertEquals(h100?.source, "shipped webgpu-h100.json");
+    assertEquals(h100?.model.provenance.fingerprint, "webgpu-b7cf915009a197c0");
+    assertEquals(defaultCostModel("webgpu", "webgpu-some-other-adapter")?.source, "shipped webgpu-llvmpipe.json");
+    assertEquals(defaultCostModel("webgpu")?.source, "shipped webgpu-llvmpipe.json");
+  } finally {
+    if (old === undefined) Deno.env.delete("SATURN_CACHE_DIR");
+    else Deno.env.set("SATURN_CACHE_DIR", old);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
