@@ -6,12 +6,13 @@
  */
 import { assert } from "./_assert.ts";
 import { attr, graphModel, matchesNodes, matchesReference, node, nodesModel } from "./_models.ts";
-import { float32Tensor, int64Tensor, type Tensor } from "../ir/tensor.ts";
+import { float32Tensor, fromNumbers, int64Tensor, type Tensor } from "../ir/tensor.ts";
 import { runModel } from "../ir/interpreter.ts";
 import { saveOnnx } from "../onnx/load.ts";
 import { runOrt } from "../verify/ort.ts";
 import { optimize } from "../optimize/verified.ts";
-import { withinRoundingOfDoubt } from "../fuzz/pipeline.ts";
+import { saturatedByOnnxRuntime, withinRoundingOfDoubt } from "../fuzz/pipeline.ts";
+import { DataType } from "../ir/dtype.ts";
 import { compareTensors } from "../conformance/compare.ts";
 
 const adapter = await navigator.gpu?.requestAdapter().catch(() => null) ?? null;
@@ -200,3 +201,13 @@ Deno.test("a Sin of a large argument is divergence, not a bug: Sin(Pow(v, s)) at
   const small = new Map([["v", float32Tensor([2], [1.5, 0.5])], ["s", float32Tensor([2], [2, 2])]]);
   assert(!withinRoundingOfDoubt(m, small), "Sin of 2.25 is well conditioned");
 });
+
+Deno.test("an int32 product that overflows, saturated by ONNX Runtime, is divergence, not a bug (fuzz seed 300, graph 4275)", () => {
+  assert(saturatedByOnnxRuntime(new Map([["y", int32([1], [2147483647])]])), "ORT's saturated product");
+  assert(!saturatedByOnnxRuntime(new Map([["y", int32([2], [5, -7])]])), "an ordinary product");
+  assert(!saturatedByOnnxRuntime(new Map([["y", float32Tensor([1], [2147483647])]])), "floats are not integers");
+});
+
+function int32(dims: number[], values: number[]) {
+  return fromNumbers(DataType.INT32, dims, values);
+}
