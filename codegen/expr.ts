@@ -145,8 +145,9 @@ export function wrapInt(dtype: number, e: string): string {
 export function castExpr(e: string, fromDt: number, to: number): string {
   const from = storageType(fromDt)!, tt = storageType(to)!;
   if (to === DataType.BOOL) {
+    // by the bits (±0 false, NaN true): llvmpipe's `x != 0.0` is false for NaN
     return from === "f32"
-      ? `select(0u, 1u, ${e} != 0.0)`
+      ? `select(0u, 1u, (bitcast<u32>(${e}) & 0x7fffffffu) != 0u)`
       : from === "i32"
       ? `select(0u, 1u, ${e} != 0)`
       : `min(${e}, 1u)`;

@@ -211,3 +211,16 @@ Deno.test("an int32 product that overflows, saturated by ONNX Runtime, is diverg
 function int32(dims: number[], values: number[]) {
   return fromNumbers(DataType.INT32, dims, values);
 }
+
+Deno.test({
+  name: "Cast of NaN to bool is true on WebGPU, ±0 false (fuzz seed 400, graph 4700)",
+  ignore,
+  fn: () =>
+    matchesNodes(
+      node("Cast", ["x"], ["y"], [attr("to", 9)]),
+      { x: float32Tensor([6], [NaN, -0, 0, -1.5, 1e-40, Infinity]) },
+      {},
+      21,
+      { tol: { atol: 0, rtol: 0 } },
+    ),
+});
