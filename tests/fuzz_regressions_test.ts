@@ -224,3 +224,9 @@ Deno.test({
       { tol: { atol: 0, rtol: 0 } },
     ),
 });
+
+Deno.test("an ArgMax over a NaN is divergence, not a bug: ONNX leaves NaN's place open (fuzz seed 500, graph 10011)", () => {
+  const m = nodesModel(node("ArgMax", ["v"], ["i"], [attr("axis", 1)]), { v: float32Tensor([1, 3], [15, NaN, 1]) });
+  assert(withinRoundingOfDoubt(m, new Map([["v", float32Tensor([1, 3], [15, NaN, 1])]])), "a NaN among the values");
+  assert(!withinRoundingOfDoubt(m, new Map([["v", float32Tensor([1, 3], [15, 2, 1])]])), "no NaN: a plain ArgMax");
+});
