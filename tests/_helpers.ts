@@ -50,3 +50,22 @@ export function fingerprint(m: Model | Graph): string {
   // unnamed dims get fresh names on each decode: compare them as one
   return JSON.stringify(m, replacer).replace(/\?__\d+/g, "?");
 }
+
+/** What a CLI run printed, and its exit code. */
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `deno run -A cli.ts ...args` from the repository root, as a user would; collect its output. */
+export async function runCli(...args: string[]): Promise<CliRun> {
+  const root = path.join(here, "..");
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", path.join(root, "cli.ts"), ...args],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
+}

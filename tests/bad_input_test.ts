@@ -3,6 +3,7 @@
  * and through the CLI one line naming the problem and where, exit code 2, no stack trace.
  */
 import * as path from "node:path";
+import { runCli } from "./_helpers.ts";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import {
@@ -55,14 +56,8 @@ function writeModel(name: string, m: Model): string {
   return write(name, encodeModel(m).bytes);
 }
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", path.join(root, "cli.ts"), ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
+/** The CLI run as a user runs it (`runCli`). */
+const cli = runCli;
 
 interface Case {
   name: string;

@@ -7,6 +7,7 @@
  * `../shared/real/` (skipped when absent), each checked with the sizes and values a caller uses.
  */
 import * as path from "node:path";
+import { runCli } from "./_helpers.ts";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import { attr, graphModel, node } from "./_models.ts";
@@ -29,15 +30,8 @@ import {
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", path.join(root, "cli.ts"), ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
+/** The CLI run as a user runs it (`runCli`). */
+const cli = runCli;
 
 /** Exit 2 with one `saturn:` line on stderr, containing each of `parts`. */
 function assertOneLine(r: { code: number; stderr: string }, ...parts: string[]): void {

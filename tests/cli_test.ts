@@ -5,19 +5,13 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals } from "./_assert.ts";
-import { modelPath } from "./_helpers.ts";
+import { modelPath, runCli } from "./_helpers.ts";
 import { ONNX_TESTS, skipWithoutOnnxTests } from "./_corpora.ts";
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-async function cli(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", path.join(root, "cli.ts"), ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
+/** The CLI run as a user runs it (`runCli`). */
+const cli = runCli;
 
 Deno.test("inspect --json reports IR, opsets, typed inputs and outputs, ops and parameters", async () => {
   const r = await cli("inspect", path.join(root, "examples", "bert_tiny.onnx"), "--json");

@@ -8,7 +8,7 @@
  * @module
  */
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
+import { runCli } from "./_helpers.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { gpuAdapter, graphModel, node, rand } from "./_models.ts";
 import { SaturnError } from "../errors.ts";
@@ -26,7 +26,6 @@ import { extractIlp } from "../egraph/extract_ilp.ts";
 import { NodeCountCost } from "../cost/analytical.ts";
 import { parseRules } from "../rules/parser.ts";
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 const gpu = await gpuAdapter();
 
 interface Run {
@@ -35,15 +34,8 @@ interface Run {
   stderr: string;
 }
 
-async function cli(...args: string[]): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", path.join(root, "cli.ts"), ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
+/** The CLI run as a user runs it (`runCli`). */
+const cli = runCli;
 
 /** Assert a CLI run succeeded; the message shows what it printed. */
 function assertOk(r: Run, what: string): void {

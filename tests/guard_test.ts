@@ -5,6 +5,7 @@
  * `--no-guard`, `--target` and `--cost` as a user meets them.
  */
 import * as path from "node:path";
+import { runCli } from "./_helpers.ts";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals } from "./_assert.ts";
 import { attr, graphModel, node, rand } from "./_models.ts";
@@ -107,15 +108,8 @@ Deno.test("judge() calls a difference inside the measured noise not slower, and 
   assertEquals(judge(t(103, 0)).slower, true);
 });
 
-async function cli(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", path.join(root, "cli.ts"), ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
+/** The CLI run as a user runs it (`runCli`). */
+const cli = runCli;
 
 Deno.test("optimize --bench prints the input's and output's latency on ONNX Runtime and the speed-up", async () => {
   const dir = Deno.makeTempDirSync();

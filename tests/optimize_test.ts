@@ -7,7 +7,7 @@
 import * as path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { assert, assertEquals } from "./_assert.ts";
-import { modelPath, MODELS } from "./_helpers.ts";
+import { modelPath, MODELS, runCli } from "./_helpers.ts";
 import { loadOnnx } from "../onnx/load.ts";
 import type { Model } from "../ir/graph.ts";
 import { checkEquivalent } from "../verify/check.ts";
@@ -20,15 +20,8 @@ interface Run {
   stderr: string;
 }
 
-async function cli(...args: string[]): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", path.join(root, "cli.ts"), ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
+/** The CLI run as a user runs it (`runCli`). */
+const cli = runCli;
 
 /** `optimize ... --json`, asserting exit 0 and a parseable object on stdout. */
 async function optimizeJson(...args: string[]): Promise<Record<string, unknown> & OptimizeJson> {

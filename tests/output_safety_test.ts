@@ -7,7 +7,7 @@
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals } from "./_assert.ts";
-import { modelPath } from "./_helpers.ts";
+import { modelPath, runCli } from "./_helpers.ts";
 import { graphModel, node, rand } from "./_models.ts";
 import { saveOnnx } from "../onnx/load.ts";
 import { loadInput, refuseOverwrite, resolveReal } from "../cli/output_guard.ts";
@@ -21,15 +21,8 @@ interface Run {
   stderr: string;
 }
 
-async function cli(...args: string[]): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", path.join(root, "cli.ts"), ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
+/** The CLI run as a user runs it (`runCli`). */
+const cli = runCli;
 
 /** Every file under `dir` (links listed, not followed) with its bytes' hash. */
 async function snapshot(dir: string): Promise<Record<string, string>> {

@@ -7,13 +7,12 @@
  * a few KB; `--json` stays valid and exact.
  */
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
+import { runCli } from "./_helpers.ts";
 import { assert, assertEquals } from "./_assert.ts";
 import { graphModel, node } from "./_models.ts";
 import { saveOnnx } from "../onnx/load.ts";
 import { terminalJson, terminalLine } from "../cli/terminal.ts";
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Escape codes that clear the screen and forge a line, a C1 CSI, a bidi override and a line separator. */
 const EVIL = "x\x1b[2J\rsaturn: all good\n\u009b2J\u202e\u2028\x7fy";
@@ -30,15 +29,8 @@ interface Run {
   stderr: string;
 }
 
-async function cli(...args: string[]): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", path.join(root, "cli.ts"), ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
-}
+/** The CLI run as a user runs it (`runCli`). */
+const cli = runCli;
 
 /** Nothing raw, nothing huge, nothing forged, no internal error. */
 function assertSafe(r: Run, what: string): void {
