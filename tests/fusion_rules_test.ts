@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "./_assert.ts";
 import { attr, gpuAdapter, graphModel, matchesNodes, node, rand } from "./_models.ts";
-import { compareTensors, float32Tensor, optimize, runModel, runOrt, saveOnnx, Tensor } from "../mod.ts";
+import { compareTensors, float32Tensor, optimize, runModel, runOrt, saveOnnx, type Tensor } from "../mod.ts";
 
 Deno.test("MatMul + Add is not made a Gemm when the addend is larger than the product", async () => {
   // [1,6]·[6,1] = [1,1], + c[1,3] = [1,3]: Gemm's C must broadcast to [1,1], and [1,3] does not

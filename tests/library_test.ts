@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "./_assert.ts";
 import { graphModel, node, rand } from "./_models.ts";
-import { compareTensors, optimize, OPTIMIZE_DEFAULTS, parseRules, runModel, SaturnError, Tensor } from "../mod.ts";
+import { compareTensors, optimize, OPTIMIZE_DEFAULTS, parseRules, runModel, SaturnError, type Tensor } from "../mod.ts";
 import type { Model } from "../mod.ts";
 
 /** Div(a, b) over two float32[2, 3] inputs: a graph the wrong rule `div-swap` matches. */

@@ -23,7 +23,7 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 }
 
 /** Relu(x) + 1 with an initializer nothing reads: ONNX Runtime warns "Removing initializer 'unused'". */
-async function unusedInitializerModel(dir: string): Promise<string> {
+function unusedInitializerModel(dir: string): string {
   const model = graphModel(
     [node("Relu", ["x"], ["r"]), node("Add", ["r", "one"], ["y"])],
     { x: [2, 3] },
@@ -43,7 +43,7 @@ function assertNoRuntimeLog(stderr: string, what: string): void {
 Deno.test("run --compare ort prints no ONNX Runtime log line", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const file = await unusedInitializerModel(dir);
+    const file = unusedInitializerModel(dir);
     const r = await cli("run", file, "--backend", "ref", "--compare", "ort");
     assertEquals(r.code, 0, r.stderr);
     assertNoRuntimeLog(r.stderr, "run --compare ort");
@@ -56,7 +56,7 @@ Deno.test("run --compare ort prints no ONNX Runtime log line", async () => {
 Deno.test("optimize --check prints no ONNX Runtime log line", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const file = await unusedInitializerModel(dir);
+    const file = unusedInitializerModel(dir);
     const r = await cli("optimize", file, "--check");
     assertEquals(r.code, 0, r.stderr);
     assertNoRuntimeLog(r.stderr, "optimize --check");
