@@ -4,7 +4,8 @@
  * Softmax, normalizations (incl. LRN, GroupNormalization, MVN), data movement, Resize,
  * generators and scans, TopK, Einsum, Lp pooling, gather/scatter, quantization and integer
  * matmuls and convolutions, one-hot, RotaryEmbedding, GridSample, CenterCropPad, BitShift, the
- * ONNX Attention op, com.microsoft MatMulNBits (packed weights dequantized in the kernel).
+ * ONNX Attention op, com.microsoft MatMulNBits (packed weights dequantized in the kernel) and
+ * FusedMatMul (MatMul's kernels scaled by alpha, transposed operands copied first).
  * @module
  */
 import "./elementwise.ts";
@@ -37,3 +38,4 @@ import "./crop_pad.ts";
 import "./bitshift.ts";
 import "./qconv.ts";
 import "./matmul_nbits.ts";
+import "./fused_matmul.ts";

@@ -188,27 +188,53 @@ const attrFns: [string, AttrFn][] = [
     return inv;
   }],
   // the single number a constant class holds (e.g. an epsilon written as a tensor)
-  ["value", (env, _s, [c]) => {
-    if (typeof c === "number") return c;
-    if (typeof c !== "object" || c === null || !("cls" in c)) return undefined;
-    const xs = constNumbers(env.eg, (c as { cls: ClassId }).cls);
-    return xs && xs.length === 1 ? xs[0] : undefined;
-  }],
+  ["value", (env, _s, [c]) => oneNumber(env, c)],
   ["neg", (_env, _s, [x]) => (typeof x === "number" ? -x : undefined)],
   // a list of numbers from numbers and one-element constants: `:activation_params (list ?lo ?hi)`
   ["list", (env, _s, xs) => {
     const out: number[] = [];
     for (const x of xs) {
-      if (typeof x === "number") out.push(x);
-      else if (typeof x === "object" && x !== null && "cls" in x) {
-        const v = constNumbers(env.eg, (x as { cls: ClassId }).cls);
-        if (!v || v.length !== 1) return undefined;
-        out.push(v[0]);
-      } else return undefined;
+      const v = oneNumber(env, x);
+      if (v === undefined) return undefined;
+      out.push(v);
     }
     return out;
   }],
+  // the product of two numbers or one-element constants, as the float32 a float attribute is:
+  // `:alpha (times ?al ?t)` (none when it overflows or underflows float32, see `float32Attr`)
+  ["times", (env, _s, [x, y]) => float32Attr(oneNumber(env, x), oneNumber(env, y), (a, b) => a * b)],
+  // the quotient x / y likewise: `:alpha (over 1.0 ?s)` for a Div by ?s
+  ["over", (env, _s, [x, y]) => float32Attr(oneNumber(env, x), oneNumber(env, y), (a, b) => a / b)],
 ];
+
+/** A number, or the single number a one-element constant class (`{ cls }`) holds; else undefined. */
+function oneNumber(env: MatchEnv, x: unknown): number | undefined {
+  if (typeof x === "number") return x;
+  if (typeof x !== "object" || x === null || !("cls" in x)) return undefined;
+  const xs = constNumbers(env.eg, (x as { cls: ClassId }).cls);
+  return xs && xs.length === 1 ? xs[0] : undefined;
+}
+
+/** Smallest normal float32 (2^-126): below it a float32 keeps fewer significant bits. */
+const F32_MIN_NORMAL = 2 ** -126;
+
+/**
+ * `f(x, y)` rounded to float32 (ONNX stores a float attribute as one), or undefined when an
+ * argument is missing or the result is no faithful float32: infinite or NaN (x / 0, an
+ * overflow), or a nonzero result that rounds to a denormal or to 0 (an underflow). So a rule
+ * that folds a scale into an attribute does not fire where the folded attribute would be an
+ * inf the unfolded graph never computes, or would lose the scale's precision.
+ */
+function float32Attr(
+  x: number | undefined,
+  y: number | undefined,
+  f: (a: number, b: number) => number,
+): number | undefined {
+  if (x === undefined || y === undefined) return undefined;
+  const exact = f(x, y), r = Math.fround(exact);
+  if (!Number.isFinite(r) || (exact !== 0 && Math.abs(r) < F32_MIN_NORMAL)) return undefined;
+  return r;
+}
 
 /**
  * The library the shipped rule packs use: builders such as `@scalar-like`, `@ints` and

@@ -298,6 +298,7 @@ function dataShape(
       if (slot === 2 && sib[1]) return [sib[1][0]];
       break;
     case "MatMul":
+    case "FusedMatMul":
       if (slot === 1 && x) {
         // 1-D (a vector), 2-D, the same batch, or a higher-rank batch than the first operand's
         const k = x[x.length - 1], n = pick(t.r, DIMS), u = t.r();
@@ -375,6 +376,22 @@ function dataShape(
   if (u < 0.5) return [...x];
   if (u < 0.7) return broadcastShape(t, x);
   return widerShape(t, x);
+}
+
+/** Ops whose later operand is a scale that rules fold into an attribute (`alpha`). */
+const SCALING = new Set(["Mul", "Div"]);
+
+/**
+ * A one-element shape for a `scalar` variable: rank 0 or [1]; and now and then, as the later
+ * operand of a Mul or Div (a scale), all ones of one rank more than the first operand's: a
+ * one-element constant that still broadcasts that operand up a rank (`x · ones[1,1,1]` is of
+ * rank 3 for a 2-D `x`), which a rule folding it into an attribute must guard against.
+ * (Only there: drawing it elsewhere would only reshuffle other rules' samples.)
+ */
+function scalarShape(t: Try, op: string, slot: number, sib: (number[] | undefined)[]): number[] {
+  const x = sib[0];
+  if (slot > 0 && x && SCALING.has(op) && x.length < 4 && t.r() < 0.2) return new Array(x.length + 1).fill(1);
+  return pick(t.r, [[], [1]]);
 }
 
 /** A shape that broadcasts to `s` and is smaller: the same rank with dims set to 1, or a suffix. */
@@ -706,7 +723,7 @@ function build(
       } else {
         // (scalar ?c): one element, rank 0 or 1, most tries
         const shape = t.scalarVars.has(p.name) && t.r() < 0.8
-          ? pick(t.r, [[], [1]])
+          ? scalarShape(t, ctx.op, ctx.slot, ctx.sib)
           : dataShape(t, ctx.op, ctx.slot, ctx.sib, ctx.node);
         const asConst = t.constVars.has(p.name) || (t.r() < 0.15 && ctx.slot > 0);
         const bool = (ctx.op === "Where" && ctx.slot === 0) || BOOL_OPS.has(ctx.op);

@@ -111,6 +111,7 @@ const TABLE: Record<string, Sig> = {
   Gemm: sig("TTT", { T: [...FLOATS, D.INT32, D.INT64, D.UINT32, D.UINT64] }),
   Conv: sig("TTT", { T: FLOATS }),
   FusedConv: sig("TTTT", { T: FLOATS }),
+  FusedMatMul: binary(FLOATS),
   ConvTranspose: sig("TTT", { T: FLOATS }),
   BatchNormalization: sig("TUUUU", { T: FLOATS, U: FLOATS }),
   LayerNormalization: sig("TVV", { T: FLOATS, V: FLOATS }),

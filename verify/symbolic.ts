@@ -56,6 +56,7 @@
  * - MatMul, Gemm, Conv (`matmul.ts`, `_gemm.ts`, `conv.ts`): the geometry is shared
  *   (`planMatMul`, `convGeometry`), the arithmetic is not: the interpreter's blocked float64
  *   kernels are a sum of products in another order, which the reals do not distinguish.
+ *   com.microsoft.FusedMatMul is MatMul's handler on transposed operands, scaled by alpha.
  * - com.microsoft.FusedConv: its activations are `fusedActivationFormula` (ir/ops/activation.ts),
  *   here and in the reference (`rules/contrib_ops.ts`); its convolution is Conv's, as above.
  * - Cast/CastLike: float → int rounding is concrete only; float → float is the identity on reals.
@@ -981,6 +982,33 @@ const matMul: Handler = (ev, nc, ins) => {
   return [{ dtype: a.dtype, dims: p.outDims, els }];
 };
 
+/** A symbolic tensor with its last two dims swapped (rank < 2: as it is). */
+function swapLastTwoSym(t: SymTensor): SymTensor {
+  const r = t.dims.length;
+  if (r < 2) return t;
+  const R = t.dims[r - 2], C = t.dims[r - 1], mat = R * C;
+  const els = new Array<SymExpr>(t.els.length);
+  for (let q = 0; q < t.els.length / mat; q++) {
+    for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) els[q * mat + j * R + i] = t.els[q * mat + i * C + j];
+  }
+  return { dtype: t.dtype, dims: [...t.dims.slice(0, -2), C, R], els };
+}
+
+/**
+ * com.microsoft.FusedMatMul: MatMul's handler on the operands transposed as `transA`/`transB`
+ * say (1-D operands never are), each element times `alpha` (float32, as ONNX stores it);
+ * `transBatchA`/`transBatchB` must be 0, as in the reference (`rules/contrib_ops.ts`).
+ */
+const fusedMatMul: Handler = (ev, nc, ins) => {
+  for (const a of ["transBatchA", "transBatchB"]) if (nc.attrInt(a, 0) !== 0) nc.fail(`${a} is not supported`);
+  let a = floatIn(ev, nc, ins[0], 0), b = floatIn(ev, nc, ins[1], 1);
+  if (nc.attrInt("transA", 0) !== 0) a = swapLastTwoSym(a);
+  if (nc.attrInt("transB", 0) !== 0) b = swapLastTwoSym(b);
+  const [y] = matMul(ev, nc, [a, b]) as [SymTensor];
+  const alpha = ev.real(attrF32(nc, "alpha", 1), "alpha");
+  return [{ ...y, els: y.els.map((v) => ev.mul(v as RealExpr, alpha)) }];
+};
+
 const gemm: Handler = (ev, nc, ins) => {
   const a = floatIn(ev, nc, ins[0], 0), b = floatIn(ev, nc, ins[1], 1);
   if (a.dims.length !== 2 || b.dims.length !== 2) nc.fail(`A and B must be 2-D, got [${a.dims}] and [${b.dims}]`);
@@ -1176,6 +1204,7 @@ const HANDLERS: Record<string, Handler> = {
   "::Gemm": gemm,
   "::Conv": conv,
   "com.microsoft::FusedConv": fusedConv,
+  "com.microsoft::FusedMatMul": fusedMatMul,
 };
 
 function contribUnary(f: UnaryFormula): Handler {
