@@ -4,8 +4,9 @@
  * Softmax, normalizations (incl. LRN, GroupNormalization, MVN), data movement, Resize,
  * generators and scans, TopK, Einsum, Lp pooling, gather/scatter, quantization and integer
  * matmuls and convolutions, one-hot, RotaryEmbedding, GridSample, CenterCropPad, BitShift, the
- * ONNX Attention op, com.microsoft MatMulNBits (packed weights dequantized in the kernel) and
- * FusedMatMul (MatMul's kernels scaled by alpha, transposed operands copied first).
+ * ONNX Attention op, com.microsoft MatMulNBits (packed weights dequantized in the kernel),
+ * FusedMatMul (MatMul's kernels scaled by alpha, transposed operands copied first) and
+ * SkipLayerNormalization / SkipSimplifiedLayerNormalization (the sum, then the norm's kernel).
  * @module
  */
 import "./elementwise.ts";
@@ -39,3 +40,4 @@ import "./bitshift.ts";
 import "./qconv.ts";
 import "./matmul_nbits.ts";
 import "./fused_matmul.ts";
+import "./skip_norm.ts";

@@ -2,7 +2,9 @@
  * The ONNX Runtime contrib ops that rule packs produce, registered with Saturn's op registry so
  * that the e-graph can type them and the reference interpreter can run optimized models:
  * `com.microsoft` Gelu, FastGelu, FusedConv (Conv, then an optional sum input Z, then an
- * activation) and FusedMatMul (a MatMul scaled by `alpha`, either operand transposed), and
+ * activation), FusedMatMul (a MatMul scaled by `alpha`, either operand transposed),
+ * SkipLayerNormalization and SkipSimplifiedLayerNormalization (LayerNormalization / RMS
+ * normalization of input + skip (+ bias), that sum also an output), and
  * SimplifiedLayerNormalization (which ONNX Runtime registers in the ONNX domain,
  * version 1; it is RMSNormalization under another name); MatMulNBits (block-quantized weights) is
  * defined in `ir/ops/matmul_nbits.ts` and registered by importing this file.
@@ -18,8 +20,11 @@ import { tensorType } from "../ir/types.ts";
 import type { Dim } from "../ir/types.ts";
 import { inferMatMulShape, matmulF64, planMatMul } from "../ir/ops/matmul.ts";
 import { allocUnits, permuteUnits, unitsOf } from "../ir/ops/_layout.ts";
-import type { RunContext } from "../ir/ops/run_context.ts";
+import { RunContext } from "../ir/ops/run_context.ts";
 import type { NodeContext } from "../ir/ops/node_context.ts";
+import type { InferContext } from "../ir/ops/infer_context.ts";
+import type { Node } from "../ir/graph.ts";
+import { broadcastIndex } from "../ir/ops/_broadcast.ts";
 import { fusedActivationFormula } from "../ir/ops/activation.ts";
 import { attrF32, numberAlgebra } from "../ir/algebra.ts";
 
@@ -40,6 +45,7 @@ function floatUnary(opType: string, f: (x: number) => number): OpDef {
 }
 
 const rms = findOp("", "RMSNormalization")!;
+const layerNorm = findOp("", "LayerNormalization")!;
 const conv = findOp("", "Conv")!;
 
 /** The activation a FusedConv node names (fails on one ONNX Runtime does not know). */
@@ -131,10 +137,120 @@ const FusedMatMul: OpDef = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------
+// SkipLayerNormalization, SkipSimplifiedLayerNormalization
+
+/** ONNX Runtime's default `epsilon` of both Skip normalizations (1e-12 as a float32; checked in onnxruntime-node). */
+export const SKIP_NORM_EPSILON: number = Math.fround(1e-12);
+
+/**
+ * Fail unless the shapes are ones ONNX Runtime's CPU kernels of SkipLayerNormalization and
+ * SkipSimplifiedLayerNormalization accept (onnxruntime-node 1.30, checked by running single-node
+ * models): the input of rank 2 or 3; the skip of the input's shape or, for an input
+ * [B, S, H], of [1, S, H] or [S, H] (broadcast over the batch; the output keeps the input's
+ * shape); gamma, beta and bias of shape [H]. Unknown shapes (`undefined`) and dims that are
+ * symbolic pass (ONNX Runtime checks them when it runs).
+ */
+function checkSkipShapes(
+  ctx: Pick<NodeContext, "fail">,
+  x: readonly Dim[] | undefined,
+  skip: readonly Dim[] | undefined,
+  vectors: [string, readonly Dim[] | undefined][],
+): void {
+  if (!x) return;
+  if (x.length !== 2 && x.length !== 3) ctx.fail(`input must have rank 2 or 3, has rank ${x.length}`);
+  const same = (a: Dim, b: Dim) => a === b || typeof a === "string" || typeof b === "string";
+  if (skip) {
+    // the last two dims the input's; a leading dim the input's, or 1 before [S, H]
+    const tail = skip.length >= 2 && [1, 2].every((k) => same(skip[skip.length - k], x[x.length - k]));
+    const ok = skip.length === x.length
+      ? tail && (x.length === 2 || same(skip[0], x[0]) || skip[0] === 1)
+      : x.length === 3 && skip.length === 2 && tail;
+    if (!ok) {
+      ctx.fail(`skip of shape [${skip}] is neither the input's [${x}] nor, for a 3-D input, [1, S, H] or [S, H]`);
+    }
+  }
+  const h = x[x.length - 1];
+  for (const [name, s] of vectors) {
+    if (s && (s.length !== 1 || !same(s[0], h))) ctx.fail(`${name} must have shape [${h}], has [${s}]`);
+  }
+}
+
+/**
+ * Both Skip normalizations: the sum s = input + skip (+ bias), rounded to the input's element
+ * type after each addition as ONNX Runtime adds them ((input + skip) + bias), then the
+ * normalization over the last axis, which is LayerNormalization's own (gamma, beta) or
+ * RMSNormalization's (gamma) run on s: the reference's one definition of each, with `epsilon`
+ * (default 1e-12, ONNX Runtime's, not LayerNormalization's 1e-5). Outputs: 0 the normalized
+ * value, 3 (`input_skip_bias_sum`) s itself, in the input's shape. Outputs 1 and 2 (mean and
+ * inv_std_var, float32 of the input's shape with the last dim 1): SkipLayerNormalization's are
+ * LayerNormalization's Mean and InvStdDev of s (as ONNX Runtime gives them); those of
+ * SkipSimplifiedLayerNormalization are not modelled (ONNX Runtime writes zeros for its mean) and
+ * come back absent (`undefined`), so a node that reads them fails on a missing input.
+ * Float types only; every input of the input's type.
+ */
+function skipNorm(simplified: boolean): OpDef {
+  const norm = simplified ? rms : layerNorm;
+  const betaAt = simplified ? -1 : 3, biasAt = simplified ? 3 : 4;
+  /** The node the normalization runs as: inputs s, gamma (, beta); ONNX Runtime's epsilon; axis -1. */
+  const normNode = (ctx: NodeContext): Node => ({
+    ...ctx.node,
+    opType: norm.opType,
+    domain: "",
+    inputs: [
+      "input_skip_bias_sum",
+      ctx.node.inputs[2],
+      ...(simplified ? [] : [ctx.hasInput(3) ? ctx.node.inputs[3] : ""]),
+    ],
+    outputs: ctx.node.outputs.slice(0, simplified ? 1 : 3),
+    attributes: [{ name: "epsilon", type: "float", value: ctx.attrFloat("epsilon", SKIP_NORM_EPSILON) }],
+  });
+  return {
+    opType: simplified ? "SkipSimplifiedLayerNormalization" : "SkipLayerNormalization",
+    domain: "com.microsoft",
+    run(ctx) {
+      const x = ctx.input(0), skip = ctx.input(1), gamma = ctx.input(2);
+      const beta = simplified ? undefined : ctx.optionalInput(betaAt);
+      const bias = ctx.optionalInput(biasAt);
+      requireDtype(ctx, x.dtype, isFloat, "a float type");
+      for (const t of [skip, gamma, beta, bias]) {
+        if (t && t.dtype !== x.dtype) ctx.fail("every input must have the input's element type");
+      }
+      checkSkipShapes(ctx, x.dims, skip.dims, [["gamma", gamma.dims], ["beta", beta?.dims], ["bias", bias?.dims]]);
+      const xs = toNumbers(x), ss = toNumbers(skip);
+      const idx = broadcastIndex(skip.dims, x.dims);
+      for (let i = 0; i < xs.length; i++) xs[i] += ss[idx ? idx[i] : i];
+      let sum = fromNumbers(x.dtype, x.dims, xs);
+      if (bias) {
+        const s = toNumbers(sum), b = toNumbers(bias), h = b.length;
+        for (let i = 0; i < s.length; i++) s[i] += b[i % h];
+        sum = fromNumbers(x.dtype, x.dims, s);
+      }
+      const inner = new RunContext(normNode(ctx), ctx.opset, [sum, gamma, beta], () => ctx.fail("no subgraph"));
+      const outs = norm.run(inner);
+      return [outs[0], outs[1], outs[2], ctx.hasOutput(3) ? sum : undefined].slice(0, ctx.numOutputs);
+    },
+    infer(ctx) {
+      const dt = ctx.dtype(0);
+      if (dt !== undefined) requireDtype(ctx, dt, isFloat, "a float type");
+      const vec = (i: number): [string, Dim[] | undefined] => [
+        ["", "", "gamma", betaAt === 3 ? "beta" : "bias", "bias"][i],
+        ctx.hasInput(i) ? ctx.shape(i) : undefined,
+      ];
+      checkSkipShapes(ctx, ctx.shape(0), ctx.shape(1), [vec(2), ...(simplified ? [vec(3)] : [vec(3), vec(4)])]);
+      // the output and the statistics' types are LayerNormalization's (axis -1, stash type float)
+      const [y, mean, inv] = layerNorm.infer!(ctx as InferContext);
+      return [y, mean, inv, ctx.hasOutput(3) ? y : undefined].slice(0, ctx.numOutputs);
+    },
+  };
+}
+
 registerOps([
   floatUnary("Gelu", (x) => 0.5 * x * (1 + erf(x / Math.SQRT2))),
   floatUnary("FastGelu", (x) => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))),
   FusedConv,
   FusedMatMul,
+  skipNorm(false),
+  skipNorm(true),
   { opType: "SimplifiedLayerNormalization", run: rms.run, infer: rms.infer },
 ]);

@@ -354,10 +354,16 @@ function dataShape(
         return s.map((d) => d < t.splitParts && t.r() < 0.7 ? t.splitParts + Math.floor(t.r() * 2) : d);
       }
       break;
+    case "SkipLayerNormalization":
+    case "SkipSimplifiedLayerNormalization":
+      // the input of rank 2 or 3 (ONNX Runtime's kernels), the skip of its shape, then vectors
+      if (slot === 0) return randomShape(t, pick(t.r, [2, 3, 3]));
+      if (slot === 1 && x) return [...x];
+      if (slot > 1 && x && x.length) return [x[x.length - 1]];
+      break;
     case "LayerNormalization":
     case "SimplifiedLayerNormalization":
     case "RMSNormalization":
-    case "SkipLayerNormalization":
       if (slot > 0 && x && x.length) return [x[x.length - 1]];
       break;
   }

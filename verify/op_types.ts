@@ -118,6 +118,7 @@ const TABLE: Record<string, Sig> = {
   SimplifiedLayerNormalization: sig("TVV", { T: FLOATS, V: FLOATS }),
   RMSNormalization: sig("TV", { T: FLOATS, V: FLOATS }),
   SkipLayerNormalization: sig("TTTTT", { T: FLOATS }),
+  SkipSimplifiedLayerNormalization: sig("TTTT", { T: FLOATS }),
   InstanceNormalization: sig("TTT", { T: FLOATS }),
   GroupNormalization: sig("TTT", { T: FLOATS }),
   Dropout: sig("TUB", { T: FLOATS, U: FLOATS, B }),

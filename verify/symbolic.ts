@@ -57,6 +57,8 @@
  *   (`planMatMul`, `convGeometry`), the arithmetic is not: the interpreter's blocked float64
  *   kernels are a sum of products in another order, which the reals do not distinguish.
  *   com.microsoft.FusedMatMul is MatMul's handler on transposed operands, scaled by alpha.
+ * - com.microsoft.SkipLayerNormalization / SkipSimplifiedLayerNormalization: LayerNormalization's
+ *   and RMS normalization's handler on input + skip (+ bias).
  * - com.microsoft.FusedConv: its activations are `fusedActivationFormula` (ir/ops/activation.ts),
  *   here and in the reference (`rules/contrib_ops.ts`); its convolution is Conv's, as above.
  * - Cast/CastLike: float → int rounding is concrete only; float → float is the identity on reals.
@@ -100,6 +102,7 @@ import {
 } from "../ir/ops/activation.ts";
 import { PREDICATE_FORMULAS, UNARY_FORMULAS } from "../ir/ops/unary.ts";
 import { ARITH_FORMULAS, COMPARE_FORMULAS, FOLD_FORMULAS, LOGIC_FORMULAS, WHERE_FORMULA } from "../ir/ops/binary.ts";
+import { SKIP_NORM_EPSILON } from "../rules/contrib_ops.ts";
 import { type BoolExpr, rat, type RealExpr, SymbolicUnsupported, type SymExpr, Z3Algebra } from "./z3_algebra.ts";
 
 export { type BoolExpr, type RealExpr, SymbolicUnsupported, type SymExpr };
@@ -903,6 +906,37 @@ function layerNormHandler(rms: boolean): Handler {
   };
 }
 
+/**
+ * com.microsoft.SkipLayerNormalization / SkipSimplifiedLayerNormalization: the sum
+ * s = input + skip (+ bias) (the skip broadcast over the input's shape, as in the reference's
+ * `rules/contrib_ops.ts`, which also checks the shapes ONNX Runtime accepts), then
+ * LayerNormalization's / RMS normalization's handler on (s, gamma, beta) over the last axis with
+ * the node's `epsilon` (default 1e-12, ONNX Runtime's). Outputs: the normalized value,
+ * SkipLayerNormalization's mean and inv_std_var (none for the simplified op, as in the
+ * reference), and s.
+ */
+function skipNormHandler(simplified: boolean): Handler {
+  const norm = layerNormHandler(simplified);
+  return (ev, nc, ins) => {
+    const x = floatIn(ev, nc, ins[0], 0), skip = floatIn(ev, nc, ins[1], 1);
+    if (x.dims.length !== 2 && x.dims.length !== 3) nc.fail(`input must have rank 2 or 3, has rank ${x.dims.length}`);
+    const sk = alignTo(nc, skip, x.dims, "skip");
+    const biasAt = simplified ? 3 : 4;
+    const bias = ins[biasAt] !== undefined ? alignTo(nc, floatIn(ev, nc, ins[biasAt], biasAt), x.dims, "bias") : [];
+    const els = x.els.map((v, i) => {
+      const t = ev.add(v as RealExpr, sk[i]);
+      return bias.length ? ev.add(t, bias[i]) : t;
+    });
+    const sum: SymTensor = { dtype: x.dtype, dims: [...x.dims], els };
+    const node: Node = {
+      ...nc.node,
+      attributes: [{ name: "epsilon", type: "float", value: nc.attrFloat("epsilon", SKIP_NORM_EPSILON) }],
+    };
+    const [y, mean, inv] = norm(ev, new NodeContext(node, nc.opset), [sum, ins[2], simplified ? undefined : ins[3]]);
+    return [y, mean, inv, sum];
+  };
+}
+
 const batchNorm: Handler = (ev, nc, ins) => {
   const x = floatIn(ev, nc, ins[0], 0);
   const training = nc.opset >= 14
@@ -1198,6 +1232,8 @@ const HANDLERS: Record<string, Handler> = {
   "::RMSNormalization": layerNormHandler(true),
   "::SimplifiedLayerNormalization": layerNormHandler(true),
   "com.microsoft::SimplifiedLayerNormalization": layerNormHandler(true),
+  "com.microsoft::SkipLayerNormalization": skipNormHandler(false),
+  "com.microsoft::SkipSimplifiedLayerNormalization": skipNormHandler(true),
   "::BatchNormalization": batchNorm,
   "::InstanceNormalization": instanceNorm,
   "::MatMul": matMul,
