@@ -16,6 +16,11 @@
  *   sum), refused below `minLeaf` rows a side; a leaf holds `G/(n+λ)`;
  * - a row goes left when `x[feature] < threshold`.
  *
+ * An offset column (XGBoost's base margin) makes the trees learn a correction to a known
+ * baseline: given `offset`, the trees fit `y − x[offset]` and `predictGbt` adds `row[offset]` back,
+ * so beyond the range of the training rows the prediction follows the baseline column instead of
+ * staying at the last leaf (trees alone cannot extrapolate).
+ *
  * Invariants: the same rows, targets, parameters and seed give the same model, bit for bit (the
  * only randomness is the seeded subsample; ties between splits keep the first found, in feature
  * order); `fromJson(toJson(m))` predicts exactly what `m` predicts.
@@ -68,8 +73,10 @@ export interface GbtModel {
   version: 1;
   /** Number of features a row must have. */
   features: number;
-  /** The starting prediction (mean of the targets). */
+  /** The starting prediction (mean of the targets, less the offset column where there is one). */
   base: number;
+  /** A feature column added to every prediction (the trees fit the target minus it); absent: none. */
+  offset?: number;
   /** Shrinkage applied to every tree. */
   learningRate: number;
   /** The trees, in boosting order. */
@@ -81,12 +88,22 @@ export interface GbtModel {
  * @param x rows, all of one length, finite numbers
  * @param y one target per row
  * @param params boosting parameters
+ * @param offset a column whose value is the baseline of each row's target (see the module doc)
  * @returns the model
  */
-export function fitGbt(x: readonly (readonly number[])[], y: readonly number[], params: GbtParams = {}): GbtModel {
+export function fitGbt(
+  x: readonly (readonly number[])[],
+  y: readonly number[],
+  params: GbtParams = {},
+  offset?: number,
+): GbtModel {
   const n = x.length;
   if (n === 0 || y.length !== n) throw new RangeError(`fitGbt: ${n} rows and ${y.length} targets`);
   const nf = x[0].length;
+  if (offset !== undefined && !(Number.isInteger(offset) && offset >= 0 && offset < nf)) {
+    throw new RangeError(`fitGbt: offset column ${offset} of ${nf}`);
+  }
+  if (offset !== undefined) y = y.map((v, i) => v - x[i][offset]);
   const p = {
     trees: params.trees ?? 200,
     depth: params.depth ?? 5,
@@ -116,7 +133,9 @@ export function fitGbt(x: readonly (readonly number[])[], y: readonly number[], 
     trees.push(tree);
     for (let i = 0; i < n; i++) pred[i] += p.learningRate * treeValue(tree, x[i]);
   }
-  return { version: 1, features: nf, base, learningRate: p.learningRate, trees };
+  const m: GbtModel = { version: 1, features: nf, base, learningRate: p.learningRate, trees };
+  if (offset !== undefined) m.offset = offset;
+  return m;
 }
 
 function growTree(
@@ -198,7 +217,7 @@ function treeValue(t: GbtTree, row: readonly number[]): number {
  * @returns the predicted target
  */
 export function predictGbt(m: GbtModel, row: readonly number[]): number {
-  let s = m.base;
+  let s = m.offset === undefined ? m.base : m.base + row[m.offset];
   for (const t of m.trees) s += m.learningRate * treeValue(t, row);
   return s;
 }
@@ -226,6 +245,7 @@ export function gbtFromJson(v: unknown): GbtModel {
   if (!m || typeof m !== "object" || m.version !== 1) bad("version");
   if (!Number.isInteger(m.features) || m.features < 0) bad("features");
   if (!Number.isFinite(m.base) || !Number.isFinite(m.learningRate) || !Array.isArray(m.trees)) bad("fields");
+  if (m.offset !== undefined && !(Number.isInteger(m.offset) && m.offset >= 0 && m.offset < m.features)) bad("offset");
   for (const t of m.trees) {
     const len = t?.feature?.length;
     if (!len || [t.threshold, t.left, t.right, t.value].some((a) => !Array.isArray(a) || a.length !== len)) bad("tree");

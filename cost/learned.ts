@@ -2,6 +2,16 @@
  * The learned cost model: a node's latency on a target predicted from its signature's features
  * (`features.ts`) by boosted trees (`gbt.ts`) fit on log2 of measured microseconds.
  *
+ * Two kinds of model (`CostModelFile.baseline`):
+ * - residual (`baseline: "analytical"`, what `trainCostModel` fits by default): the trees learn
+ *   r = log2(measured µs) − `log_analytical_us`, the roofline's log2 µs as `features()` computes it
+ *   (the one definition of the baseline: the model's offset column, `GbtModel.offset`), and
+ *   `predictUs` = 2^(r̂ + log_analytical_us). Past the sizes it was trained on, r̂ stays at its last
+ *   leaf, so the prediction keeps growing with the roofline's work instead of levelling off;
+ * - absolute (no `baseline`; models trained before residuals, such as `webgpu-h100.json`): the
+ *   trees learn log2 µs itself; they load and predict exactly as before.
+ * A file's `baseline` and its trees' offset column always agree (`costModelFromJson` checks).
+ *
  * `LearnedCost` prices an e-node by, in order:
  * 1. its measurement, where one is cached for this target and machine (`measured`);
  * 2. the learned model's prediction, where a model is given and the node has a signature;
@@ -21,7 +31,7 @@ import type { CostModel } from "./cost_model.ts";
 import type { EGraph } from "../egraph/egraph.ts";
 import type { ClassId, ENode } from "../egraph/enode.ts";
 import { AnalyticalCost } from "./analytical.ts";
-import { features, featureSchema } from "./features.ts";
+import { FEATURE_NAMES, features, featureSchema } from "./features.ts";
 import { fitGbt, gbtFromJson, type GbtModel, type GbtParams, predictGbt } from "./gbt.ts";
 import { type NodeSignature, signatureKey, signatureOf } from "./signature.ts";
 import { HELD_OUT_MODELS, heldOutGroup, type Metrics, metrics, type Sample, splitSamples } from "./training.ts";
@@ -62,10 +72,21 @@ export interface CostModelFile {
   target: string;
   /** `featureSchema()` of the code that fit it. */
   featureSchema: string;
+  /**
+   * What the trees are relative to: `"analytical"` — they predict log2 µs less `log_analytical_us`
+   * (the trees' offset column is that feature); absent — they predict log2 µs itself.
+   */
+  baseline?: "analytical";
   provenance: Provenance;
-  /** The trees, over log2 µs. */
+  /** The trees, over log2 µs (with the baseline column as their offset, where there is one). */
   gbt: GbtModel;
 }
+
+/** The feature column a residual model's trees are relative to: the roofline's log2 µs. */
+export const BASELINE_COLUMN: number = FEATURE_NAMES.indexOf("log_analytical_us");
+
+/** What a model's trees predict: log2 µs less the roofline's (`"analytical"`), or log2 µs itself. */
+export type CostBaseline = "analytical" | "absolute";
 
 /** Latencies are floored at this many µs before their log is taken (measurers report ≥ 0.05). */
 export const MIN_US = 0.01;
@@ -85,11 +106,18 @@ export const TRAIN_DEFAULTS: Required<GbtParams> = {
  * Fit boosted trees to samples (log2 of their measured µs).
  * @param samples training samples
  * @param params boosting parameters (`TRAIN_DEFAULTS`)
+ * @param baseline `"analytical"` (default): the trees fit the residual over `log_analytical_us`;
+ *   `"absolute"`: log2 µs itself (see the module doc)
  * @returns the trees
  */
-export function fitCostTrees(samples: readonly Sample[], params: GbtParams = {}): GbtModel {
+export function fitCostTrees(
+  samples: readonly Sample[],
+  params: GbtParams = {},
+  baseline: CostBaseline = "analytical",
+): GbtModel {
   const p = { ...TRAIN_DEFAULTS, ...params };
-  return fitGbt(samples.map((s) => features(s.sig)), samples.map((s) => Math.log2(Math.max(s.us, MIN_US))), p);
+  const y = samples.map((s) => Math.log2(Math.max(s.us, MIN_US)));
+  return fitGbt(samples.map((s) => features(s.sig)), y, p, baseline === "analytical" ? BASELINE_COLUMN : undefined);
 }
 
 /** What `trainCostModel` records besides the data. */
@@ -104,6 +132,8 @@ export interface TrainInfo {
   params?: GbtParams;
   /** Which groups are held out (`heldOutGroup`). */
   heldOut?: (group: string) => boolean;
+  /** What the trees predict (`"analytical"`: the residual over the roofline; see the module doc). */
+  baseline?: CostBaseline;
 }
 
 /** How `heldOutGroup` splits, in words (recorded in a model's provenance). */
@@ -122,7 +152,8 @@ export function trainCostModel(samples: readonly Sample[], info: TrainInfo): Cos
   const { train, test } = splitSamples(samples, info.heldOut ?? heldOutGroup);
   if (train.length < 10) throw new RangeError(`${train.length} training samples: too few to learn from`);
   const params = { ...TRAIN_DEFAULTS, ...info.params };
-  const gbt = fitCostTrees(train, params);
+  const baseline = info.baseline ?? "analytical";
+  const gbt = fitCostTrees(train, params, baseline);
   const judge = (xs: Sample[]) => metrics(xs.map((x) => predictUs(gbt, x.sig)), xs);
   const models = [...new Set(samples.filter((x) => x.group.startsWith("model:")).map((x) => x.group.slice(6)))];
   return {
@@ -130,6 +161,7 @@ export function trainCostModel(samples: readonly Sample[], info: TrainInfo): Cos
     version: 1,
     target: info.target,
     featureSchema: featureSchema(),
+    ...(baseline === "analytical" ? { baseline } : {}),
     provenance: {
       date: new Date().toISOString(),
       machine: info.machine,
@@ -163,7 +195,8 @@ export function saveCostModel(file: string, m: CostModelFile): void {
 }
 
 /**
- * A model's prediction for a signature, in µs (> 0).
+ * A model's prediction for a signature, in µs (> 0): 2^(trees + `log_analytical_us`) for a
+ * residual model (the trees' offset column), 2^trees for an absolute one.
  * @param m the model
  * @param sig the signature
  * @returns predicted latency
@@ -189,6 +222,12 @@ export function costModelFromJson(v: unknown, target?: string): CostModelFile {
   }
   if (m.featureSchema !== featureSchema()) throw new RangeError("a cost model fit on other features (retrain it)");
   gbtFromJson(m.gbt);
+  if (m.baseline !== undefined && m.baseline !== "analytical") {
+    throw new RangeError(`a cost model over an unknown baseline '${m.baseline}'`);
+  }
+  if (m.gbt.offset !== (m.baseline === "analytical" ? BASELINE_COLUMN : undefined)) {
+    throw new RangeError("a cost model whose trees disagree with its baseline");
+  }
   return m;
 }
 

@@ -65,3 +65,18 @@ Deno.test("constant targets give a model that predicts the constant (no split ha
   assert(m.trees.every((t) => t.feature.length === 1));
   assertEquals(predictGbt(m, [0.5, 0.5]), 3);
 });
+
+Deno.test("with an offset column the trees fit the target minus that column, and predictions add it back", () => {
+  const x = rows(200, 2, 9).map((r) => [r[0], 100 * r[1]]);
+  const y = x.map((r) => r[1] + (r[0] < 0.5 ? 1 : 2));
+  const m = fitGbt(x, y, { trees: 60, depth: 2 }, 1);
+  assertEquals(m.offset, 1);
+  // far outside the training range of the offset column the prediction follows it
+  assert(Math.abs(predictGbt(m, [0.2, 1e4]) - (1e4 + 1)) < 0.1);
+  assert(Math.abs(predictGbt(m, [0.9, -50]) - (-50 + 2)) < 0.1);
+  const back = gbtFromJson(JSON.parse(gbtToJson(m)));
+  assertEquals(predictGbt(back, [0.3, 7]), predictGbt(m, [0.3, 7]));
+  assertThrows(() => gbtFromJson({ ...m, offset: 2 }), RangeError);
+  assertThrows(() => gbtFromJson({ ...m, offset: 0.5 }), RangeError);
+  assertThrows(() => fitGbt(x, y, {}, 5), RangeError);
+});

@@ -305,3 +305,57 @@ Deno.test("the shipped H100 model prices WebGPU on an H100 (by its fingerprint),
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("a residual model extrapolates an elementwise op monotonically: at 100× its largest trained size it grows roughly with bytes", () => {
+  // made-up latencies of Add over [1, C, H, W] up to 2^21 elements: launch plus bytes at a rate the roofline does not know
+  const add = (c: number, hw: number) => signatureFor("Add", [{ dims: [1, c, hw, hw] }, { dims: [1, c, hw, hw] }])!;
+  const samples: Sample[] = [];
+  for (const c of [16, 32, 64, 128]) {
+    for (const hw of [16, 32, 64, 128]) {
+      const sig = add(c, hw), us = 3 + (12 * c * hw * hw) / 300;
+      samples.push({ key: signatureKey(sig), sig, group: "syn:binary:pow2", us, noiseUs: 0 });
+    }
+  }
+  const info = { target: "ort", machine: "t", params: { trees: 40 }, heldOut: () => false };
+  const residual = trainCostModel(samples, { ...info, baseline: "analytical" });
+  assertEquals(residual.baseline, "analytical");
+  const largest = predictUs(residual.gbt, add(128, 128));
+  const ladder = [160, 256, 512, 1024, 1280].map((hw) => predictUs(residual.gbt, add(128, hw)));
+  for (let k = 0; k < ladder.length; k++) {
+    assert(ladder[k] > (k ? ladder[k - 1] : largest), `not monotone: ${largest} then ${ladder}`);
+  }
+  // [1, 128, 1280, 1280] holds 100× the elements (and bytes) of [1, 128, 128, 128]
+  const ratio = ladder.at(-1)! / largest;
+  assert(ratio > 50 && ratio < 200, `grew ${ratio}×`);
+  // the absolute model, fit on the same samples, cannot: trees stay flat past the data
+  const absolute = trainCostModel(samples, { ...info, baseline: "absolute" });
+  assertEquals(absolute.baseline, undefined);
+  const flat = predictUs(absolute.gbt, add(128, 1280)) / predictUs(absolute.gbt, add(128, 128));
+  assert(flat < 2, `absolute model grew ${flat}×`);
+});
+
+Deno.test("an absolute model file (no baseline, as webgpu-h100.json) still loads and predicts as it did before residual models", () => {
+  const m = costModelFromJson(JSON.parse(Deno.readTextFileSync(new URL("../cost/models/webgpu-h100.json", import.meta.url))));
+  assertEquals(m.baseline, undefined);
+  assertEquals(m.gbt.offset, undefined);
+  // values predicted by the code before residual models existed (commit 7675695)
+  const cases: [NodeSignature, number][] = [
+    [relu([1, 64, 56, 56]), 12.255388186128982],
+    [signatureFor("MatMul", [{ dims: [128, 256] }, { dims: [256, 512], constant: true }])!, 45.07921043017504],
+    [signatureFor("Mul", [{ dims: [1, 32, 320, 320] }, { dims: [], constant: true }])!, 20.541634657600085],
+  ];
+  for (const [sig, us] of cases) assertEquals(predictUs(m.gbt, sig), us);
+  // a file that says one kind and holds the other is refused
+  assertThrows(() => costModelFromJson({ ...m, baseline: "analytical" }), RangeError, "baseline");
+  assertThrows(() => costModelFromJson({ ...m, baseline: "roofline" }), RangeError, "baseline");
+});
+
+Deno.test("the shipped models load, and price a node finitely and above 0", () => {
+  const sig = relu([1, 16, 64, 64]);
+  for (const [target, file] of [["ort", "ort-cpu.json"], ["webgpu", "webgpu-llvmpipe.json"], ["webgpu", "webgpu-h100.json"]]) {
+    const m = costModelFromJson(JSON.parse(Deno.readTextFileSync(new URL(`../cost/models/${file}`, import.meta.url))), target);
+    const us = predictUs(m.gbt, sig);
+    assert(Number.isFinite(us) && us > 0, `${file}: ${us}`);
+    assert(m.provenance.metrics.heldOut.spearman >= 0.9 && m.provenance.metrics.heldOut.pairwise >= 0.9, file);
+  }
+});
