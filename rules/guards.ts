@@ -186,6 +186,24 @@ const GUARDS: Record<string, { sig: SigEntry[]; fn: GuardFn }> = {
       return !!xs && xs.length > 0 && xs.every((e) => e === num(v));
     },
   },
+  // (at-least ?c V): ?c is a constant whose every element is ≥ V (NaN is not): an epsilon that keeps a
+  // normalization's denominator away from 0, so that float32 underflow of x² cannot decide the result
+  "at-least": {
+    sig: ["class", "number"],
+    fn: (c, [x, v]) => {
+      const xs = numbers(c, x);
+      return !!xs && xs.length > 0 && xs.every((e) => e >= num(v));
+    },
+  },
+  // (bounded ?c V): ?c is a constant whose every element is finite with |e| ≤ V: folding it into another constant
+  // (a Conv's weights) then cannot overflow where the unfolded graph did not (trained weights sit far below 1e15)
+  bounded: {
+    sig: ["class", "number"],
+    fn: (c, [x, v]) => {
+      const xs = numbers(c, x);
+      return !!xs && xs.length > 0 && xs.every((e) => Math.abs(e) <= num(v));
+    },
+  },
   // (approx ?c V [RTOL]): ?c is a constant whose every element is V within relative tolerance (default 1e-4)
   approx: {
     sig: ["class", "number", "number?"],
