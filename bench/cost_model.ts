@@ -5,13 +5,16 @@
  * per held-out model and per op family — beside the roofline's own ordering of the same nodes.
  *
  *   deno run -A bench/cost_model.ts --target ort|webgpu [--synthetic N] [--budget S]
- *     [--baseline analytical|absolute] [--write]
+ *     [--baseline analytical|absolute] [--extra-cache FILE]... [--write]
  *
  * Both kinds of model (`CostModelFile.baseline`: the residual over the roofline, or log2 µs itself)
  * are fit on the same split and judged side by side, and again on an extrapolation split: per op
  * family, the samples above the family's `EXTRAPOLATION_QUANTILE` of bytes moved are judged by a
  * model trained on the rest (training never sees a size that large). `--budget 0` measures nothing:
  * it re-trains from what the measured-cost cache holds (`SATURN_CACHE_DIR` picks the cache).
+ * `--extra-cache FILE` adds, on the training side only, every other measurement of this target and
+ * machine that a measured-cost cache file holds (`optimize`'s own measuring of real models: sizes
+ * the synthetic draws do not reach); the held-out side and the extrapolation split are unchanged.
  *
  * `--write` saves the `--baseline` model (default: the residual one) as the shipped default
  * (`cost/models/<target>-<machine kind>.json`).
@@ -21,7 +24,14 @@
 import { parseArgs } from "node:util";
 import { calibrationMeasurer, calibrationModels, gitCommit } from "../cli/calibrate.ts";
 import { CostCache } from "../cost/cost_cache.ts";
-import { collectSamples, type Metrics, metrics, type Sample, splitSamples } from "../cost/training.ts";
+import {
+  collectSamples,
+  type Metrics,
+  metrics,
+  type Sample,
+  samplesFromMeasurements,
+  splitSamples,
+} from "../cost/training.ts";
 import {
   type CostBaseline,
   type CostModelFile,
@@ -39,6 +49,7 @@ const { values } = parseArgs({
     synthetic: { type: "string", default: "3000" },
     budget: { type: "string", default: "900" },
     baseline: { type: "string", default: "analytical" },
+    "extra-cache": { type: "string", multiple: true, default: [] },
     write: { type: "boolean", default: false },
   },
 });
@@ -58,11 +69,20 @@ const samples = await collectSamples({
   budgetMs: Number(values.budget) * 1000,
   onProgress: (l) => Deno.stderr.isTerminal() && Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[K${l}`)),
 });
+const collected = new Set(samples.map((s) => s.key));
+const extra: Sample[] = [];
+for (const f of values["extra-cache"] as string[]) {
+  const more = samplesFromMeasurements(new CostCache(f).entries(target, fingerprint), `cache:${f}`, collected);
+  for (const s of more) collected.add(s.key);
+  extra.push(...more);
+}
 const measuredS = (performance.now() - t0) / 1000;
 const t1 = performance.now();
 const info = { target, machine, fingerprint, commit: gitCommit() };
 const files = {} as Record<CostBaseline, CostModelFile>;
-for (const baseline of ["absolute", "analytical"] as const) files[baseline] = trainCostModel(samples, { ...info, baseline });
+for (const baseline of ["absolute", "analytical"] as const) {
+  files[baseline] = trainCostModel([...samples, ...extra], { ...info, baseline });
+}
 const file = files[chosen];
 const trainS = (performance.now() - t1) / 1000;
 const { test } = splitSamples(samples);
@@ -94,33 +114,36 @@ for (const xs of byFamily.values()) {
   const b = xs.map(bytesOf).sort((x, y) => x - y), cut = b[Math.floor(EXTRAPOLATION_QUANTILE * b.length)];
   for (const s of xs) if (bytesOf(s) > cut) large.add(s.key);
 }
-const extraSamples = samples.map((s) => ({ ...s, group: large.has(s.key) ? "large" : "small" }));
-const extraFiles = {} as Record<CostBaseline, CostModelFile>;
+const extrapSamples = samples.map((s) => ({ ...s, group: large.has(s.key) ? "large" : "small" }));
+const extrapFiles = {} as Record<CostBaseline, CostModelFile>;
 for (const baseline of ["absolute", "analytical"] as const) {
-  extraFiles[baseline] = trainCostModel(extraSamples, { ...info, baseline, heldOut: (g) => g === "large" });
+  extrapFiles[baseline] = trainCostModel(extrapSamples, { ...info, baseline, heldOut: (g) => g === "large" });
 }
-const largeSide = splitSamples(extraSamples, (g) => g === "large").test;
+const largeSide = splitSamples(extrapSamples, (g) => g === "large").test;
 const signedMedian = (m: CostModelFile, xs: Sample[]) => {
   const e = xs.map((s) => Math.log2(predictUs(m.gbt, s.sig) / s.us)).sort((a, b) => a - b);
   return e[Math.floor(e.length / 2)];
 };
-const extraRows: [string, Row & { bias: Record<CostBaseline, number> }][] = [];
-const extraGroups = new Map<string, Sample[]>([["all families", largeSide]]);
+const extrapRows: [string, Row & { bias: Record<CostBaseline, number> }][] = [];
+const extrapGroups = new Map<string, Sample[]>([["all families", largeSide]]);
 for (const s of largeSide) {
   const f = `family ${opFamily(s.sig.op)}`;
-  extraGroups.set(f, [...(extraGroups.get(f) ?? []), s]);
+  extrapGroups.set(f, [...(extrapGroups.get(f) ?? []), s]);
 }
-for (const [g, xs] of extraGroups) {
+for (const [g, xs] of extrapGroups) {
   if (xs.length < 8) continue;
-  extraRows.push([g, {
-    ...judge(xs, extraFiles),
-    bias: { absolute: signedMedian(extraFiles.absolute, xs), analytical: signedMedian(extraFiles.analytical, xs) },
+  extrapRows.push([g, {
+    ...judge(xs, extrapFiles),
+    bias: { absolute: signedMedian(extrapFiles.absolute, xs), analytical: signedMedian(extrapFiles.analytical, xs) },
   }]);
 }
 
 const fmt = (m: Metrics) => `${m.spearman.toFixed(3)} | ${(100 * m.pairwise).toFixed(1)}%`;
 const err = (m: Metrics) => `×${(2 ** m.medianLog2Error).toFixed(2)}`;
-console.log(`\n${machine}; ${samples.length} samples (${file.provenance.data.train} train, ${test.length} held out)`);
+console.log(
+  `\n${machine}; ${samples.length} samples + ${extra.length} from other caches ` +
+    `(${file.provenance.data.train} train, ${test.length} held out)`,
+);
 console.log(`measure ${measuredS.toFixed(0)} s, train ${trainS.toFixed(1)} s (both kinds)`);
 console.log(
   "| held-out set | n | residual Spearman | residual pairwise | absolute Spearman | absolute pairwise | " +
@@ -135,14 +158,14 @@ for (const [g, r] of rows) {
 }
 console.log(
   `\nExtrapolation: per family, sizes above the ${EXTRAPOLATION_QUANTILE} quantile of bytes held out ` +
-    `(${extraFiles.analytical.provenance.data.train} train, ${largeSide.length} judged)`,
+    `(${extrapFiles.analytical.provenance.data.train} train, ${largeSide.length} judged)`,
 );
 console.log(
   "| judged set | n | residual Spearman | residual pairwise | absolute Spearman | absolute pairwise | " +
     "median error residual / absolute | median signed log2 error residual / absolute |",
 );
 console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-for (const [g, r] of extraRows) {
+for (const [g, r] of extrapRows) {
   console.log(
     `| ${g} | ${r.residual.n} | ${fmt(r.residual)} | ${fmt(r.absolute)} | ${err(r.residual)} / ${err(r.absolute)} | ` +
       `${r.bias.analytical.toFixed(2)} / ${r.bias.absolute.toFixed(2)} |`,
@@ -156,7 +179,7 @@ await Deno.writeTextFile(
       baseline: chosen,
       provenance: file.provenance,
       rows: Object.fromEntries(rows),
-      extrapolation: Object.fromEntries(extraRows),
+      extrapolation: Object.fromEntries(extrapRows),
       measuredS,
       trainS,
     },

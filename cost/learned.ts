@@ -96,7 +96,7 @@ export const TRAIN_DEFAULTS: Required<GbtParams> = {
   trees: 300,
   depth: 6,
   learningRate: 0.08,
-  minLeaf: 3,
+  minLeaf: 10,
   subsample: 0.8,
   lambda: 1,
   seed: 1,

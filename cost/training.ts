@@ -652,3 +652,41 @@ export async function collectSamples(opts: CollectOptions): Promise<Sample[]> {
   }
   return out;
 }
+
+/**
+ * Samples from measurements made outside `collectSamples` (the measured-cost cache's entries of one
+ * target and fingerprint: `optimize`'s own measuring, other runs), all labelled `group`, so they can
+ * be trained on beside the collected ones. A key that is not a signature key (`signatureKey` does
+ * not give it back) or a measurement that is no positive finite latency is skipped.
+ * @param entries measurements by signature key (`CostCache.entries`)
+ * @param group the group every sample gets (one `heldOutGroup` keeps on the training side)
+ * @param skip keys to leave out (those already collected: a held-out signature must not leak in)
+ * @returns the samples
+ * @example
+ * ```ts
+ * import { samplesFromMeasurements } from "./training.ts";
+ * const relu = ["", "Relu", 17, [], [{ dtype: 1, dims: [4] }], [{ dtype: 1, dims: [4] }]];
+ * const s = samplesFromMeasurements(new Map([[JSON.stringify(relu), { medianUs: 3, noiseUs: 0.1 }]]), "cache");
+ * if (s.length !== 1 || s[0].sig.op !== "Relu" || s[0].us !== 3) throw new Error("one Relu sample");
+ * ```
+ */
+export function samplesFromMeasurements(
+  entries: ReadonlyMap<string, Measured>,
+  group: string,
+  skip: ReadonlySet<string> = new Set(),
+): Sample[] {
+  const out: Sample[] = [];
+  for (const [key, m] of entries) {
+    if (skip.has(key) || !(Number.isFinite(m.medianUs) && m.medianUs > 0)) continue;
+    let sig: NodeSignature;
+    try {
+      const [domain, op, opset, attrs, inputs, outputs] = JSON.parse(key);
+      sig = { op, domain, opset, attrs: Object.fromEntries(attrs), inputs, outputs };
+      if (signatureKey(sig) !== key) continue;
+    } catch {
+      continue;
+    }
+    out.push({ key, sig, group, us: m.medianUs, noiseUs: Number.isFinite(m.noiseUs) ? m.noiseUs : 0 });
+  }
+  return out;
+}

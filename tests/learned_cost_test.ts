@@ -335,7 +335,9 @@ Deno.test("a residual model extrapolates an elementwise op monotonically: at 100
 });
 
 Deno.test("an absolute model file (no baseline, as webgpu-h100.json) still loads and predicts as it did before residual models", () => {
-  const m = costModelFromJson(JSON.parse(Deno.readTextFileSync(new URL("../cost/models/webgpu-h100.json", import.meta.url))));
+  const m = costModelFromJson(
+    JSON.parse(Deno.readTextFileSync(new URL("../cost/models/webgpu-h100.json", import.meta.url))),
+  );
   assertEquals(m.baseline, undefined);
   assertEquals(m.gbt.offset, undefined);
   // values predicted by the code before residual models existed (commit 7675695)
@@ -352,8 +354,16 @@ Deno.test("an absolute model file (no baseline, as webgpu-h100.json) still loads
 
 Deno.test("the shipped models load, and price a node finitely and above 0", () => {
   const sig = relu([1, 16, 64, 64]);
-  for (const [target, file] of [["ort", "ort-cpu.json"], ["webgpu", "webgpu-llvmpipe.json"], ["webgpu", "webgpu-h100.json"]]) {
-    const m = costModelFromJson(JSON.parse(Deno.readTextFileSync(new URL(`../cost/models/${file}`, import.meta.url))), target);
+  for (
+    const [target, file] of [["ort", "ort-cpu.json"], ["webgpu", "webgpu-llvmpipe.json"], [
+      "webgpu",
+      "webgpu-h100.json",
+    ]]
+  ) {
+    const m = costModelFromJson(
+      JSON.parse(Deno.readTextFileSync(new URL(`../cost/models/${file}`, import.meta.url))),
+      target,
+    );
     const us = predictUs(m.gbt, sig);
     assert(Number.isFinite(us) && us > 0, `${file}: ${us}`);
     assert(m.provenance.metrics.heldOut.spearman >= 0.9 && m.provenance.metrics.heldOut.pairwise >= 0.9, file);
