@@ -15,6 +15,7 @@ import type { Attribute } from "../ir/graph.ts";
 import { DataType } from "../ir/dtype.ts";
 import { sizeOf, type Tensor, toNumbers } from "../ir/tensor.ts";
 import type { Dim } from "../ir/types.ts";
+import { evalDim } from "../ir/dims.ts";
 import { SYMBOLIC_DIM } from "./analytical.ts";
 
 /** Integer constants of at most this many elements are part of a signature by value. */
@@ -64,9 +65,16 @@ export function signatureKey(s: NodeSignature): string {
   return JSON.stringify([s.domain, s.op, s.opset, attrs, s.inputs, s.outputs]);
 }
 
-/** Static dims of `shape`, symbolic dims resolved by `dims` (by name) or `SYMBOLIC_DIM`. */
+/**
+ * Static dims of `shape`: symbolic dims resolved by `dims` — by name, or evaluated where shape
+ * inference built an expression of named dims (a strided Conv's `((h-(1))/(2))+(1)`) — else
+ * `SYMBOLIC_DIM`.
+ */
 export function resolveDims(shape: readonly Dim[], dims: Readonly<Record<string, number>> = {}): number[] {
-  return shape.map((d) => typeof d === "number" ? d : dims[String(d)] ?? SYMBOLIC_DIM);
+  return shape.map((d) => {
+    const v = evalDim(d, dims);
+    return v !== undefined && Number.isInteger(v) && v >= 0 ? v : SYMBOLIC_DIM;
+  });
 }
 
 function attrValues(attrs: readonly Attribute[]): NodeSignature["attrs"] {

@@ -125,6 +125,86 @@ export function dimSub(a: Dim, b: Dim): Dim {
   return `(${atom(a)}-${atom(b)})`;
 }
 
+/**
+ * The value of a dim at given sizes of its symbols: a number as is, a symbol by `sizes`, and an
+ * expression that `dimAdd`/`dimSub`/`dimMul`/`dimDiv` built (`((h-(1))/(2))+(1)`, `2*b*seq`) by
+ * evaluating it, `/` as their floor quotient. Undefined when a symbol has no size or the text is
+ * not such an expression. Iterative (an explicit operator stack): the nesting of an expression
+ * grows with the model's depth (a chain of strided convolutions nests one level each).
+ * @param d the dim
+ * @param sizes sizes of symbols by name
+ * @returns the number, or undefined
+ * @example
+ * ```ts
+ * import { evalDim } from "./dims.ts";
+ * if (evalDim("((h-(1))/(2))+(1)", { h: 640 }) !== 320) throw new Error("a strided conv's output height");
+ * if (evalDim("2*b*seq", { b: 3, seq: 5 }) !== 30) throw new Error("a monomial");
+ * if (evalDim("(h+w)", { h: 1 }) !== undefined) throw new Error("w has no size");
+ * ```
+ */
+export function evalDim(d: Dim, sizes: Readonly<Record<string, number>>): number | undefined {
+  if (typeof d === "number") return d;
+  if (Object.hasOwn(sizes, d)) return sizes[d];
+  const prec: Record<string, number> = { "+": 1, "-": 1, "*": 2, "/": 2, "~": 3 };
+  const vals: number[] = [], ops: string[] = [];
+  const apply = (): boolean => {
+    const op = ops.pop()!;
+    if (op === "~") {
+      if (!vals.length) return false;
+      vals.push(-vals.pop()!);
+      return true;
+    }
+    if (vals.length < 2) return false;
+    const b = vals.pop()!, a = vals.pop()!;
+    vals.push(op === "+" ? a + b : op === "-" ? a - b : op === "*" ? a * b : b === 0 ? NaN : Math.floor(a / b));
+    return true;
+  };
+  let operand = true; // an operand (or a unary minus, or "(") is expected next
+  for (let i = 0; i < d.length;) {
+    const ch = d[i];
+    if (ch === " ") {
+      i++;
+    } else if (ch === "(") {
+      if (!operand) return undefined;
+      ops.push(ch);
+      i++;
+    } else if (ch === ")") {
+      if (operand) return undefined;
+      while (ops.length && ops[ops.length - 1] !== "(") if (!apply()) return undefined;
+      if (!ops.length) return undefined;
+      ops.pop();
+      i++;
+    } else if ("+-*/".includes(ch)) {
+      if (operand) {
+        if (ch !== "-") return undefined;
+        ops.push("~"); // unary minus (a negative coefficient)
+      } else {
+        while (ops.length && ops[ops.length - 1] !== "(" && prec[ops[ops.length - 1]] >= prec[ch]) {
+          if (!apply()) return undefined;
+        }
+        ops.push(ch);
+        operand = true;
+      }
+      i++;
+    } else {
+      if (!operand) return undefined;
+      const token = /\d+|[A-Za-z_][\w.:]*/y;
+      token.lastIndex = i;
+      const m = token.exec(d);
+      if (!m) return undefined;
+      const tok = m[0];
+      if (/^\d/.test(tok)) vals.push(Number(tok));
+      else if (Object.hasOwn(sizes, tok)) vals.push(sizes[tok]);
+      else return undefined;
+      i += tok.length;
+      operand = false;
+    }
+  }
+  if (operand) return undefined;
+  while (ops.length) if (ops[ops.length - 1] === "(" || !apply()) return undefined;
+  return vals.length === 1 && Number.isFinite(vals[0]) ? vals[0] : undefined;
+}
+
 let fresh = 0;
 /** A new symbolic dim for a size known only at run time (NonZero's count, Unique's length…). */
 export function freshDim(prefix = "unk"): string {
