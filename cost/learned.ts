@@ -33,7 +33,7 @@ import type { ClassId, ENode } from "../egraph/enode.ts";
 import { AnalyticalCost } from "./analytical.ts";
 import { FEATURE_NAMES, features, featureSchema } from "./features.ts";
 import { fitGbt, gbtFromJson, type GbtModel, type GbtParams, predictGbt } from "./gbt.ts";
-import { type NodeSignature, signatureKey, signatureOf } from "./signature.ts";
+import { type NodeSignature, plainTwin, signatureKey, signatureOf } from "./signature.ts";
 import { HELD_OUT_MODELS, heldOutGroup, type Metrics, metrics, type Sample, splitSamples } from "./training.ts";
 import { saturnCacheDir } from "../verify/cache.ts";
 
@@ -307,6 +307,9 @@ export interface LearnedCostOptions {
 
 const LEAVES = new Set(["$in", "$const", "$none", "$out"]);
 
+/** Nodes with both a measurement and a prediction needed before `LearnedCost` rescales its model. */
+export const CALIBRATION_MIN = 3;
+
 /**
  * Cost by measurement, else by the learned model, else by the prior (see the module doc).
  * @example
@@ -330,6 +333,9 @@ export class LearnedCost implements CostModel {
   readonly #opts: LearnedCostOptions;
   readonly #prior: CostModel;
   readonly #memo = new Map<string, number>();
+  /** The e-graph the calibration was taken on, and the factor (see `calibration`). */
+  #calibratedOn?: EGraph;
+  #scale = 1;
 
   /** @param opts the model, the measurements and the prior */
   constructor(opts: LearnedCostOptions = {}) {
@@ -346,7 +352,9 @@ export class LearnedCost implements CostModel {
    */
   nodeCost(eg: EGraph, node: ENode, classId: ClassId): number {
     if (LEAVES.has(node.op)) return 0;
-    const sig = signatureOf(eg, node, classId, this.#opts.dims);
+    if (this.#calibratedOn !== eg) this.#calibrate(eg);
+    const own = signatureOf(eg, node, classId, this.#opts.dims);
+    const sig = own && (plainTwin(eg, own) ?? own);
     if (!sig) {
       this.sources.prior++;
       return this.#prior.nodeCost(eg, node, classId);
@@ -360,7 +368,7 @@ export class LearnedCost implements CostModel {
       cost = Math.max(cost, 1e-3); // a view measured at 0 still costs something: fewer nodes win
     } else if (this.#opts.model) {
       this.sources.learned++;
-      cost = predictUs(this.#opts.model, sig);
+      cost = predictUs(this.#opts.model, sig) * this.#scale;
     } else {
       this.sources.prior++;
       cost = this.#prior.nodeCost(eg, node, classId);
@@ -368,5 +376,46 @@ export class LearnedCost implements CostModel {
     if (!Number.isFinite(cost) || cost <= 0) cost = this.#prior.nodeCost(eg, node, classId);
     this.#memo.set(key, cost);
     return cost;
+  }
+
+  /**
+   * The factor learned predictions are scaled by on `eg`: the median of measured / predicted over
+   * the e-graph's nodes that have both (1 with fewer than `CALIBRATION_MIN` such nodes), within
+   * [1/16, 16]. Measurements and the model's predictions are mixed in one sum, so a model that
+   * reads this machine as uniformly slower or faster than its measurements would otherwise make
+   * every unmeasured candidate (a fused op no one timed yet) look worse or better than the
+   * measured nodes it replaces, whatever the two really cost.
+   */
+  get calibration(): number {
+    return this.#scale;
+  }
+
+  #calibrate(eg: EGraph): void {
+    this.#calibratedOn = eg;
+    this.#scale = 1;
+    this.#memo.clear();
+    const { model, measured, dims } = this.#opts;
+    if (!model || !measured) return;
+    const logs: number[] = [];
+    const seen = new Set<string>();
+    for (const cls of eg.classes()) {
+      for (const n of cls.nodes) {
+        if (LEAVES.has(n.op)) continue;
+        const sig = signatureOf(eg, n, cls.id, dims);
+        if (!sig) continue;
+        const key = signatureKey(sig);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const m = measured(key);
+        if (m === undefined || !(m > 0) || !Number.isFinite(m)) continue;
+        const p = predictUs(model, sig);
+        if (p > 0 && Number.isFinite(p)) logs.push(Math.log2(m / p));
+      }
+    }
+    if (logs.length < CALIBRATION_MIN) return;
+    logs.sort((a, b) => a - b);
+    const mid = logs.length >> 1;
+    const med = logs.length % 2 ? logs[mid] : (logs[mid - 1] + logs[mid]) / 2;
+    this.#scale = 2 ** Math.max(-4, Math.min(4, med));
   }
 }

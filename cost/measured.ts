@@ -22,7 +22,7 @@ import type { ClassId, ENode } from "../egraph/enode.ts";
 import { DataType } from "../ir/dtype.ts";
 import type { CostTarget } from "../rules/targets.ts";
 import type { Measurement } from "./cost_cache.ts";
-import { type NodeSignature, signatureKey, signatureOf } from "./signature.ts";
+import { type NodeSignature, plainTwin, signatureKey, signatureOf } from "./signature.ts";
 
 /** What ONNX Runtime's own fusions leave of a node they fold into the Conv before it, µs. */
 export const FUSED_BY_RUNTIME_US = 0.01;
@@ -121,7 +121,7 @@ export class MeasuredCost implements CostModel {
     const sig = signatureOf(eg, node, classId, dims);
     if (sig) {
       const key = signatureKey(sig);
-      const m = cache.get(target, fingerprint, key);
+      const m = cache.get(target, fingerprint, key) ?? cache.get(target, fingerprint, signatureKey(plainTwin(eg, sig) ?? sig));
       if (m) {
         this.counts.measured++;
         return Math.max(m.medianUs, MIN_MEASURED_US);

@@ -66,6 +66,23 @@ export function signatureKey(s: NodeSignature): string {
 }
 
 /**
+ * The signature of the plain op a contrib op runs as, where its latency is that op's: ONNX
+ * Runtime's `FusedMatMul` without transposes is its MatMul kernel with the scale `alpha` applied
+ * in the GEMM (free), so it is priced as the MatMul of the same operands — by a measurement of
+ * that MatMul where one is cached, by the model's MatMul otherwise. Without it a fused candidate
+ * no one has timed is priced by a model while the MatMul and scale it replaces are measured.
+ * @param eg the e-graph (its ai.onnx opset)
+ * @param sig the contrib op's signature
+ * @returns the twin's signature, or undefined when there is none
+ */
+export function plainTwin(eg: EGraph, sig: NodeSignature): NodeSignature | undefined {
+  if (sig.domain !== "com.microsoft" || sig.op !== "FusedMatMul") return undefined;
+  if (["transA", "transB", "transBatchA", "transBatchB"].some((a) => (sig.attrs[a] ?? 0) !== 0)) return undefined;
+  const opset = eg.opsets.find((o) => o.domain === "")?.version ?? 1;
+  return { ...sig, op: "MatMul", domain: "", opset, attrs: {} };
+}
+
+/**
  * Static dims of `shape`: symbolic dims resolved by `dims` — by name, or evaluated where shape
  * inference built an expression of named dims (a strided Conv's `((h-(1))/(2))+(1)`) — else
  * `SYMBOLIC_DIM`.

@@ -88,7 +88,9 @@ export function costModelNamed(name: string, ctx: MeasureContext): CostModel {
   if (name === "measured") return new MeasuredCost({ target, fingerprint, cache, prior: analytic, dims });
   if (name === "learned") {
     const learned = defaultCostModel(target, fingerprint);
-    const prior = learned ? new LearnedCost({ model: learned.model.gbt, prior: analytic, dims }) : analytic;
+    // the model sees the cache too, to rescale itself to this machine's measurements (LearnedCost.calibration)
+    const measured = (key: string) => cache.get(target, fingerprint, key)?.medianUs;
+    const prior = learned ? new LearnedCost({ model: learned.model.gbt, prior: analytic, dims, measured }) : analytic;
     return new MeasuredCost({ target, fingerprint, cache, prior, dims, name: "learned" });
   }
   throw new SaturnError(

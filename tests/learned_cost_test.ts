@@ -17,6 +17,7 @@ import {
   syntheticSignatures,
 } from "../cost/training.ts";
 import {
+  CALIBRATION_MIN,
   costModelFromJson,
   defaultCostModel,
   LearnedCost,
@@ -368,4 +369,30 @@ Deno.test("the shipped models load, and price a node finitely and above 0", () =
     assert(Number.isFinite(us) && us > 0, `${file}: ${us}`);
     assert(m.provenance.metrics.heldOut.spearman >= 0.9 && m.provenance.metrics.heldOut.pairwise >= 0.9, file);
   }
+});
+
+Deno.test("LearnedCost rescales its model by the e-graph's measured nodes: measured at half the prediction, an unmeasured node costs half its prediction", () => {
+  const eg = new EGraph([{ domain: "", version: 17 }]);
+  const x = eg.add(makeENode("$in", [], [
+    { name: "name", type: "string", value: "x" },
+    { name: "type", type: "type_proto", value: { kind: "tensor", dtype: 1, shape: [8, 64] } } as never,
+  ]));
+  // four measured ops and one unmeasured one
+  const ops = ["Relu", "Sigmoid", "Tanh", "Exp", "Neg"].map((op) => {
+    const n = makeENode(op, [x]);
+    return { op, n, id: eg.add(n) };
+  });
+  eg.rebuild();
+  const model = trainCostModel(fakeSamples(150, 16), { target: "ort", machine: "t", params: { trees: 10 } }).gbt;
+  const sigOf = (op: string) => ({ ...relu([8, 64]), op });
+  const half = new Map(ops.slice(0, 4).map(({ op }) => [signatureKey(sigOf(op)), predictUs(model, sigOf(op)) / 2]));
+  const cost = new LearnedCost({ model, measured: (k) => half.get(k) });
+  const neg = ops[4];
+  const c = cost.nodeCost(eg, neg.n, neg.id);
+  assert(Math.abs(c / predictUs(model, sigOf("Neg")) - 0.5) < 1e-9, `scaled by ${c / predictUs(model, sigOf("Neg"))}`);
+  assert(Math.abs(cost.calibration - 0.5) < 1e-9);
+  // fewer than CALIBRATION_MIN measured nodes: no rescaling
+  const two = new Map([...half].slice(0, CALIBRATION_MIN - 1));
+  const few = new LearnedCost({ model, measured: (k) => two.get(k) });
+  assertEquals(few.nodeCost(eg, neg.n, neg.id), predictUs(model, sigOf("Neg")));
 });
