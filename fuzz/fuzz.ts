@@ -154,6 +154,6 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzStats> {
 /** The one-line summary of a run. */
 export function summaryLine(s: FuzzStats): string {
   return `fuzz: ${s.tried} graphs in ${(s.elapsedMs / 1000).toFixed(1)} s: ${s.discarded} discarded, ` +
-    `${s.unsupported} unsupported, ${s.divergent} divergent (NaN rules, rounding-sensitive: close comparisons, trig of large arguments), ${s.mismatches} mismatches, ${s.crashes} crashes, ${s.refusals} refusals ` +
+    `${s.unsupported} unsupported, ${s.divergent} divergent (NaN rules, rounding-sensitive: close comparisons, trig of large arguments; ONNX Runtime's optimizer disagreeing with itself), ${s.mismatches} mismatches, ${s.crashes} crashes, ${s.refusals} refusals ` +
     `(${s.findings.length} distinct findings)`;
 }

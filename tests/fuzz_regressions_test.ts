@@ -11,7 +11,7 @@ import { runModel } from "../ir/interpreter.ts";
 import { saveOnnx } from "../onnx/load.ts";
 import { runOrt } from "../verify/ort.ts";
 import { optimize } from "../optimize/verified.ts";
-import { saturatedByOnnxRuntime, withinRoundingOfDoubt } from "../fuzz/pipeline.ts";
+import { ortOptimizerChanges, saturatedByOnnxRuntime, withinRoundingOfDoubt } from "../fuzz/pipeline.ts";
 import { DataType } from "../ir/dtype.ts";
 import { compareTensors } from "../conformance/compare.ts";
 
@@ -229,4 +229,46 @@ Deno.test("an ArgMax over a NaN is divergence, not a bug: ONNX leaves NaN's plac
   const m = nodesModel(node("ArgMax", ["v"], ["i"], [attr("axis", 1)]), { v: float32Tensor([1, 3], [15, NaN, 1]) });
   assert(withinRoundingOfDoubt(m, new Map([["v", float32Tensor([1, 3], [15, NaN, 1])]])), "a NaN among the values");
   assert(!withinRoundingOfDoubt(m, new Map([["v", float32Tensor([1, 3], [15, 2, 1])]])), "no NaN: a plain ArgMax");
+});
+
+Deno.test("MatMul(Transpose(A), 1-D b): the reference is right and ONNX Runtime's optimizer is not; the fuzzer calls it divergent (fuzz seed 800, graph 358)", async () => {
+  const a = [-0.837, 0.469, -1.195, -1.985, -0.837, 0.469, -1.195, -1.985], b = [-0.39, 0.621, -1.7, 1.248];
+  const model = graphModel(
+    [node("Transpose", ["a"], ["t"]), node("MatMul", ["t", "b"], ["y"])],
+    { a: [4, 2], b: [4] },
+    ["y"],
+    {},
+    { opset: 17 },
+  );
+  const feeds = new Map([["a", float32Tensor([4, 2], a)], ["b", float32Tensor([4], b)]]);
+  // Aᵀb by hand, in float64
+  const want = [0, 1].map((j) => [0, 1, 2, 3].reduce((s, i) => s + a[i * 2 + j] * b[i], 0));
+  const ref = runModel(model, feeds).get("y") as Tensor;
+  assert(
+    compareTensors(ref, float32Tensor([2], want), { atol: 1e-5, rtol: 1e-5 }) === undefined,
+    "the reference computes Aᵀb",
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/m.onnx`;
+    saveOnnx(model, file);
+    const plain = await runOrt(file, feeds, { graphOptimizationLevel: "disabled" });
+    const all = await runOrt(file, feeds, { graphOptimizationLevel: "all" });
+    assert(
+      compareTensors(plain.get("y")!, ref, { atol: 1e-5, rtol: 1e-5 }) === undefined,
+      "unoptimized ONNX Runtime agrees",
+    );
+    // the oracle the fuzzer uses: when ONNX Runtime's optimizer is fixed, `all` agrees too and this is simply true
+    const allAgrees = compareTensors(all.get("y")!, ref, { atol: 1e-5, rtol: 1e-5 }) === undefined;
+    assert(
+      allAgrees || ortOptimizerChanges(new Map([["y", ref]]), all, plain),
+      "a mismatch only ONNX Runtime's optimizer makes is divergence",
+    );
+    assert(
+      !ortOptimizerChanges(new Map([["y", all.get("y")!]]), all, plain),
+      "agreeing with the optimized side is not",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
