@@ -257,7 +257,7 @@ export async function runGraph(
     return plain ?? undefined;
   };
   try {
-    return await judgeStages(model, bytes, feeds, want, unoptimized, options, stages);
+    return await judgeStages(bytes, feeds, want, unoptimized, options, stages);
   } finally {
     Deno.removeSync(file);
   }
@@ -265,7 +265,6 @@ export async function runGraph(
 
 /** Each stage's outcome against ONNX Runtime's `want` (the body of `runGraph`). */
 async function judgeStages(
-  _model: Model,
   bytes: Uint8Array,
   feeds: ReadonlyMap<string, Tensor>,
   want: Map<string, Tensor>,
